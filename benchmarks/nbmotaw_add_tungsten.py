@@ -1,0 +1,193 @@
+"""Benchmark (issue 4, periodic): add W to a Mo/Nb/Ta potential trained on the NbMoTaW DFT set (energies, forces,
+stress).
+
+Base training data (../shared/data/nbmotaw): Mo, Nb and Ta -- AIMD (every 4th frame), elastic and surface sets --
+and the MoTa, NbMo and NbTa special quasirandom structures (every 3rd); validation: every 10th frame of the
+remaining AIMD frames. Forgetting: Mo_Test, Nb_Test, Ta_Test, MoTa_Test, NbMo_Test and NbTa_Test (published tests).
+New element: W_AIMD, W_Elastic, W_Surface and the MoW/NbW/TaW structures. The published W test files are not in
+the shared copy, so 20% of these structures (random, seed 0) are held out as the W test set; N frames for training
+are drawn from the rest. Strategies: gated, lora + replay, full fine-tuning, scratch (fresh model on the base
+training data + the N frames). Model: 32 channels, l_max 2, 3 layers, cutoff 5 A. Subsampling keeps one run to
+minutes on 2 CPU cores; the script says how many structures each set had.
+
+    python -m benchmarks.nbmotaw_add_tungsten [--quick]
+
+Results: benchmarks/results/nbmotaw_add_tungsten.{json,md}; runs in benchmarks/work/nbmotaw (resumable).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from ase.io import write
+
+from benchmarks.common import ROOT, SHARED, machine, markdown_table, require, write_results
+from scisft.potentials import read_structures
+from scisft.potentials.add_element import AddElementOptions, add_element
+from scisft.potentials.cli import evaluate_files
+from scisft.potentials.store import load
+from scisft.potentials.train import train_potential
+
+WORK = ROOT / "benchmarks" / "work" / "nbmotaw"
+MODEL = {"channels": 32, "num_layers": 3, "l_max": 2, "cutoff": 5.0, "radial_hidden": 64}
+STRATEGIES = {
+    "gated": {"strategy": "gated"},
+    "lora+replay": {"strategy": "lora", "replay": True},
+    "full": {"strategy": "full"},
+    "scratch": {"strategy": "scratch", "replay": True},
+}
+BASE_SETS = {"AIMD": 4, "Elastic": 1, "Surface": 1}
+
+
+def structures(name: str):
+    folder = require(SHARED / "nbmotaw")
+    path = folder / f"{name}.json"
+    return read_structures(path if path.exists() else folder / f"{name}.json.xz")
+
+
+def xyz(path: Path, frames) -> Path:
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write(path, frames, format="extxyz")
+    return path
+
+
+def prepare(sizes, seed: int = 0) -> tuple[dict[str, Path], dict]:
+    base, val, counts = [], [], {}
+    for element in ("Mo", "Nb", "Ta"):
+        for kind, step in BASE_SETS.items():
+            frames = structures(f"{element}_{kind}")
+            base += frames[::step]
+            if kind == "AIMD":
+                val += [f for k, f in enumerate(frames) if k % step and k % 10 == 1]
+            counts[f"{element}_{kind}"] = len(frames)
+    for pair in ("MoTa", "NbMo", "NbTa"):
+        frames = structures(f"{pair}_SS")
+        base += frames[::3]
+        counts[f"{pair}_SS"] = len(frames)
+    old_tests = {
+        name: structures(name) for name in ("Mo_Test", "Nb_Test", "Ta_Test", "MoTa_Test", "NbMo_Test", "NbTa_Test")
+    }
+    w = [f for name in ("W_AIMD", "W_Elastic", "W_Surface", "MoW_SS", "NbW_SS", "TaW_SS") for f in structures(name)]
+    order = np.random.default_rng(seed).permutation(len(w))
+    n_test = len(w) // 5
+    w_test, w_pool = [w[i] for i in order[:n_test]], [w[i] for i in order[n_test:]]
+    files = {
+        "base": xyz(WORK / "data" / "base.xyz", base),
+        "val": xyz(WORK / "data" / "val.xyz", val),
+        "old_test": xyz(WORK / "data" / "old_test.xyz", [f for v in old_tests.values() for f in v]),
+        "w_test": xyz(WORK / "data" / "w_test.xyz", w_test),
+        "replay": xyz(WORK / "data" / "replay.xyz", base[::5]),
+    }
+    for n in sizes:
+        files[f"w_{n}"] = xyz(WORK / "data" / f"w_{n}.xyz", w_pool[:n])
+    counts.update(
+        {
+            "base training": len(base),
+            "base validation": len(val),
+            "old test": sum(map(len, old_tests.values())),
+            "W pool": len(w_pool),
+            "W test": len(w_test),
+        }
+    )
+    return files, counts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    global WORK
+    if args.quick:
+        WORK = WORK.with_name("nbmotaw_quick")
+    sizes, seeds = ([100], [0]) if args.quick else ([100, 400], [0, 1])
+    base_epochs, epochs = (2, 3) if args.quick else (40, 40)
+    start = time.perf_counter()
+    files, counts = prepare(sizes)
+    base = WORK / "base"
+    if not (base / "config.json").exists():
+        train_potential(
+            [files["base"]],
+            base,
+            validation=[files["val"]],
+            options={
+                "model": MODEL,
+                "training": {"epochs": base_epochs, "batch_size": 4, "lr": 5e-3, "patience": 15, "progress": False},
+            },
+        )
+    results = []
+    for n in sizes:
+        for strategy, spec in STRATEGIES.items():
+            for seed in seeds:
+                out = WORK / "runs" / f"{strategy}_n{n}_s{seed}"
+                if not (out / "report.json").exists():
+                    spec = dict(spec)
+                    replay = [files["replay"]] if spec.pop("replay", False) else None
+                    options = AddElementOptions(training={"epochs": epochs, "batch_size": 4, "progress": False}, **spec)
+                    add_element(
+                        base,
+                        "W",
+                        [files[f"w_{n}"]],
+                        out,
+                        old_validation=[files["old_test"]],
+                        replay=replay,
+                        options=options,
+                        seed=seed,
+                    )
+                report = json.loads((out / "report.json").read_text())
+                model = load(out) if strategy in ("full", "scratch") else load(base, out)
+                test = evaluate_files(model, [files["w_test"]])[str(files["w_test"])]
+                results.append({"strategy": strategy, "n": n, "seed": seed, "test_w": test, "report": report})
+                print(
+                    f"{strategy:12s} N={n} seed={seed}: W test F MAE {test['force_mae_mev_per_A']:.1f} meV/A, "
+                    f"stress MAE {test.get('stress_mae_gpa', float('nan')):.3f} GPa",
+                    flush=True,
+                )
+    payload = {"machine": machine(), "counts": counts, "results": results, "wall_time_s": time.perf_counter() - start}
+    rows = []
+    for n in sizes:
+        for strategy in STRATEGIES:
+            runs = [r for r in results if r["strategy"] == strategy and r["n"] == n]
+            f = [r["test_w"]["force_mae_mev_per_A"] for r in runs]
+            e = [r["test_w"]["energy_mae_mev_per_atom"] for r in runs]
+            s = [r["test_w"].get("stress_mae_gpa", float("nan")) for r in runs]
+            forget = [r["report"]["forgetting"]["force_mae_change_mev_per_A"] for r in runs]
+            ident = all(r["report"]["forgetting"]["bit_identical"] for r in runs)
+            rows.append(
+                [
+                    n,
+                    strategy,
+                    len(runs),
+                    f"{np.mean(f):.1f} ± {np.std(f):.1f}",
+                    f"{np.mean(e):.2f}",
+                    f"{np.mean(s):.3f}",
+                    f"{np.mean(forget):+.2f}",
+                    "yes" if ident else "no",
+                    f"{100 * runs[0]['report']['trainable']['fraction_of_base']:.1f}%",
+                ]
+            )
+    table = markdown_table(
+        [
+            "N W frames",
+            "strategy",
+            "seeds",
+            "W test F MAE meV/Å",
+            "W test E MAE meV/atom",
+            "W test stress MAE GPa",
+            "Mo/Nb/Ta F MAE change meV/Å",
+            "old bit-identical",
+            "trainable",
+        ],
+        rows,
+    )
+    md = f"{table}\n\nData: {counts}\n\nMachine: {payload['machine']}"
+    write_results("nbmotaw_add_tungsten" + ("_quick" if args.quick else ""), payload, md)
+    print(md)
+
+
+if __name__ == "__main__":
+    main()

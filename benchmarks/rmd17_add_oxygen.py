@@ -1,0 +1,241 @@
+"""Benchmark (issue 4): add O to a C/H/N potential trained on rMD17, every strategy, several seeds.
+
+Base: benzene, naphthalene, toluene, azobenzene (C, H, N), frames 0-499 of each rMD17 train split (01); validation
+frames 900-999. New: ethanol + malonaldehyde (C, H, O), N = 50, 200, 1000 frames in all (half of each), from
+frames 0..N/2-1 of their train splits; validation frames 900-949 of each; test: their full test splits (1000 each).
+Forgetting: the first 250 frames of each C/H/N molecule's test split (1000 frames). Replay/EWC data: base train
+frames 0-99 of each.
+Strategies: gated (zero forgetting), lora + EWC, lora + replay, full fine-tuning, scratch (fresh model on the
+replay frames + the new frames). MD stability: 10 ps of Langevin dynamics at 500 K of ethanol and malonaldehyde
+with each adapted model (N = 200, seed 0), then 1 ps NVE for the energy drift.
+
+    python benchmarks/rmd17_add_oxygen.py [--quick]
+
+Every run writes its own report under benchmarks/work/rmd17 and is skipped when that report exists, so the script
+can be stopped and started again. Results: benchmarks/results/rmd17_add_oxygen.{json,md} and a learning-curve PNG.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from ase.io import write
+
+from benchmarks.common import ROOT, SHARED, machine, markdown_table, require, write_results
+from scisft.potentials import read_structures
+from scisft.potentials.add_element import AddElementOptions, add_element
+from scisft.potentials.md import stability_run
+from scisft.potentials.store import load
+from scisft.potentials.train import train_potential
+
+WORK = ROOT / "benchmarks" / "work" / "rmd17"  # --quick uses rmd17_quick
+OLD = ["benzene", "naphthalene", "toluene", "azobenzene"]
+NEW = ["ethanol", "malonaldehyde"]
+MODEL = {"channels": 64, "num_layers": 3, "l_max": 2, "cutoff": 5.0, "radial_hidden": 64}
+STRATEGIES = {
+    "gated": {"strategy": "gated"},
+    "lora+ewc1e5": {"strategy": "lora", "ewc": 1e5, "replay_ratio": 0.0},
+    "lora+ewc1e7": {"strategy": "lora", "ewc": 1e7, "replay_ratio": 0.0},
+    "lora+replay": {"strategy": "lora", "replay": True},
+    "full": {"strategy": "full"},
+    "scratch": {"strategy": "scratch", "replay": True},
+}
+
+
+def frames(name: str, split: str, start: int, stop: int):
+    return read_structures(require(SHARED / "rmd17" / f"rmd17_{name}_{split}_01.npz"))[start:stop]
+
+
+def xyz(path: Path, structures) -> Path:
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write(path, structures, format="extxyz")
+    return path
+
+
+def prepare(sizes) -> dict[str, Path]:
+    files = {
+        "base_train": xyz(WORK / "data" / "chn_train.xyz", [a for m in OLD for a in frames(m, "train", 0, 500)]),
+        "base_val": xyz(WORK / "data" / "chn_val.xyz", [a for m in OLD for a in frames(m, "train", 900, 1000)]),
+        "old_test": xyz(WORK / "data" / "chn_test.xyz", [a for m in OLD for a in frames(m, "test", 0, 250)]),
+        "replay": xyz(WORK / "data" / "chn_replay.xyz", [a for m in OLD for a in frames(m, "train", 0, 100)]),
+        "new_val": xyz(WORK / "data" / "cho_val.xyz", [a for m in NEW for a in frames(m, "train", 900, 950)]),
+        "new_test": xyz(WORK / "data" / "cho_test.xyz", [a for m in NEW for a in frames(m, "test", 0, 1000)]),
+    }
+    for n in sizes:
+        files[f"new_{n}"] = xyz(WORK / "data" / f"cho_{n}.xyz", [a for m in NEW for a in frames(m, "train", 0, n // 2)])
+    return files
+
+
+def base_model(files, epochs: int) -> Path:
+    out = WORK / "base"
+    if not (out / "config.json").exists():
+        train_potential(
+            [files["base_train"]],
+            out,
+            validation=[files["base_val"]],
+            options={
+                "model": MODEL,
+                "training": {"epochs": epochs, "batch_size": 8, "lr": 5e-3, "patience": 25, "progress": False},
+            },
+        )
+    return out
+
+
+def run(files, base: Path, strategy: str, n: int, seed: int, epochs: int) -> dict:
+    out = WORK / "runs" / f"{strategy}_n{n}_s{seed}"
+    if (out / "report.json").exists():
+        return json.loads((out / "report.json").read_text())
+    spec = dict(STRATEGIES[strategy])
+    replay = [files["replay"]] if spec.pop("replay", False) or spec.get("ewc") else None
+    options = AddElementOptions(training={"epochs": epochs, "progress": False}, **spec)
+    return add_element(
+        base,
+        "O",
+        [files[f"new_{n}"]],
+        out,
+        validation=[files["new_val"]],
+        old_validation=[files["old_test"]],
+        replay=replay,
+        options=options,
+        seed=seed,
+    )
+
+
+def test_errors(base: Path, strategy: str, n: int, seed: int, files) -> dict:
+    """New-element errors on the O test splits (the add-element report scores the validation frames)."""
+    from scisft.potentials.cli import evaluate_files
+
+    out = WORK / "runs" / f"{strategy}_n{n}_s{seed}"
+    cache = out / "test.json"
+    if cache.exists():
+        return json.loads(cache.read_text())
+    model = load(out) if strategy in ("full", "scratch") else load(base, out)
+    metrics = evaluate_files(model, [files["new_test"]])[str(files["new_test"])]
+    cache.write_text(json.dumps(metrics))
+    return metrics
+
+
+def md_checks(base: Path, strategy: str, seed: int, picoseconds: float) -> dict:
+    out = WORK / "runs" / f"{strategy}_n200_s{seed}"
+    cache = out / "md.json"
+    if cache.exists():
+        return json.loads(cache.read_text())
+    model_dir, adapter = (out, None) if strategy in ("full", "scratch") else (base, out)
+    result = {}
+    for name in NEW:
+        start = frames(name, "test", 0, 1)[0]
+        result[name] = stability_run(
+            model_dir, start, adapter=adapter, temperature=500.0, picoseconds=picoseconds, seed=seed
+        )
+    cache.write_text(json.dumps(result))
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="one seed, N=200 only, short training (a smoke test)")
+    args = parser.parse_args()
+    global WORK
+    if args.quick:
+        WORK = WORK.with_name("rmd17_quick")
+    sizes = [200] if args.quick else [50, 200, 1000]
+    seeds = [0] if args.quick else [0, 1, 2]
+    epochs, base_epochs, md_ps = (5, 3, 0.2) if args.quick else (60, 60, 10.0)
+    files = prepare(sizes)
+    start = time.perf_counter()
+    base = base_model(files, base_epochs)
+    base_info = json.loads((base / "config.json").read_text())["info"]
+    results = []
+    for n in sizes:
+        for strategy in STRATEGIES:
+            for seed in seeds if n < 1000 else seeds[:1]:
+                report = run(files, base, strategy, n, seed, epochs)
+                test = test_errors(base, strategy, n, seed, files)
+                results.append({"strategy": strategy, "n": n, "seed": seed, "test_new": test, "report": report})
+                print(
+                    f"{strategy:12s} N={n:5d} seed={seed}: O-test F MAE {test['force_mae_mev_per_A']:.1f} meV/A, "
+                    f"forgetting {report['forgetting']['force_mae_change_mev_per_A']:+.2f} meV/A",
+                    flush=True,
+                )
+    md = {s: md_checks(base, s, 0, md_ps) for s in STRATEGIES}
+    payload = {
+        "machine": machine(),
+        "base": base_info,
+        "results": results,
+        "md": md,
+        "wall_time_s": time.perf_counter() - start,
+        "quick": args.quick,
+    }
+    write_results("rmd17_add_oxygen" + ("_quick" if args.quick else ""), payload, summarise(payload, sizes))
+
+
+def summarise(payload: dict, sizes) -> str:
+    from benchmarks.plots import learning_curves
+
+    rows = []
+    for n in sizes:
+        for strategy in STRATEGIES:
+            runs = [r for r in payload["results"] if r["strategy"] == strategy and r["n"] == n]
+            f = np.array([r["test_new"]["force_mae_mev_per_A"] for r in runs])
+            e = np.array([r["test_new"]["energy_mae_mev_per_atom"] for r in runs])
+            forget = np.array([r["report"]["forgetting"]["force_mae_change_mev_per_A"] for r in runs])
+            ident = all(r["report"]["forgetting"]["bit_identical"] for r in runs)
+            frac = runs[0]["report"]["trainable"]["fraction_of_base"]
+            size = runs[0]["report"]["file_fraction_of_base"]
+            wall = np.mean([r["report"]["wall_time_s"] for r in runs])
+            rows.append(
+                [
+                    n,
+                    strategy,
+                    len(runs),
+                    f"{f.mean():.1f} ± {f.std():.1f}",
+                    f"{e.mean():.2f} ± {e.std():.2f}",
+                    f"{forget.mean():+.2f}",
+                    "yes" if ident else "no",
+                    f"{100 * frac:.1f}%",
+                    f"{100 * size:.1f}%",
+                    f"{wall / 60:.1f}",
+                ]
+            )
+    table = markdown_table(
+        [
+            "N new",
+            "strategy",
+            "seeds",
+            "O test F MAE meV/Å",
+            "O test E MAE meV/atom",
+            "C/H/N F MAE change meV/Å",
+            "old bit-identical",
+            "trainable",
+            "file size",
+            "min",
+        ],
+        rows,
+    )
+    md_rows = []
+    for strategy, per_mol in payload["md"].items():
+        for mol, r in per_mol.items():
+            md_rows.append(
+                [
+                    strategy,
+                    mol,
+                    f"{r['picoseconds']:.1f}",
+                    "yes" if r["bonds_intact"] else "NO",
+                    f"{r['max_temperature_K']:.0f}",
+                    f"{r['nve_drift_mev_per_atom_per_ps']:.3f}",
+                ]
+            )
+    md_table = markdown_table(
+        ["strategy (N=200)", "molecule", "ps at 500 K", "bonds intact", "max T K", "NVE drift meV/atom/ps"], md_rows
+    )
+    learning_curves(payload, ROOT / "benchmarks" / "results" / "rmd17_add_oxygen.png")
+    return f"{table}\n\n{md_table}\n\nMachine: {payload['machine']}"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,310 @@
+"""Benchmark (issue 3): our potential and mace-torch side by side on rMD17, same frames, same wall-clock budget.
+
+Per molecule (ethanol, azobenzene): training frames 0-949 of the rMD17 split-01 training file, validation frames
+950-999, test: the 1000 frames of the test file. Both models train in float32 on the CPU for the same wall-clock
+budget (``--minutes``, default 20): ours through ``time_limit_s``, MACE with as many epochs as fit in the budget
+at the seconds per epoch measured on its first epoch. Sizes: ours 64 channels, l_max 2, 3 layers; MACE 64 channels,
+max_L 1, 2 interactions (its parameter count is read from the trained model and reported). Each model keeps its
+own default loss weights and schedule.
+
+Reported: energy and force MAE on the test frames, seconds per training epoch, inference time per structure
+through the ASE calculator (one structure at a time, as in MD) and per structure in batches of 16, and the peak
+resident memory of the training and inference processes.
+
+mace-torch pins e3nn 0.4.4, so it runs in its own virtual environment, which this script creates
+(benchmarks/work/mace-venv, ``pip install torch==2.13.0 mace-torch==0.3.16``) and drives through its commands.
+
+    python -m benchmarks.rmd17_vs_mace [--minutes M] [--molecules ethanol azobenzene] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from ase.io import read, write
+
+from benchmarks.common import ROOT, SHARED, machine, markdown_table, require, write_results
+from scisft.potentials import read_structures
+
+WORK = ROOT / "benchmarks" / "work" / "vs_mace"
+VENV = ROOT / "benchmarks" / "work" / "mace-venv"
+OURS = {"channels": 64, "num_layers": 3, "l_max": 2, "cutoff": 5.0, "radial_hidden": 64}
+
+
+def mace_python() -> Path:
+    python = VENV / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "torch==2.13.0", "mace-torch==0.3.16"], check=True)
+    return python
+
+
+def split_files(molecule: str, folder: Path, n_test: int) -> dict[str, Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    train = read_structures(require(SHARED / "rmd17" / f"rmd17_{molecule}_train_01.npz"))
+    test = read_structures(require(SHARED / "rmd17" / f"rmd17_{molecule}_test_01.npz"))[:n_test]
+    files = {}
+    for name, frames in (("train", train[:950]), ("val", train[950:1000]), ("test", test)):
+        for atoms in frames:  # MACE reads labels from REF_* keys; ours reads the calculator's results
+            atoms.info["REF_energy"] = atoms.get_potential_energy()
+            atoms.arrays["REF_forces"] = atoms.get_forces()
+        files[name] = folder / f"{name}.xyz"
+        if not files[name].exists():
+            write(files[name], frames, format="extxyz")
+    return files
+
+
+def timed(cmd: list[str], cwd: Path) -> tuple[float, float, str]:
+    """Run a command; (wall seconds, peak resident memory in MB of it and its children, output)."""
+    wrapped = [
+        sys.executable,
+        "-c",
+        "import resource,subprocess,sys,time;t=time.perf_counter();"
+        "r=subprocess.run(sys.argv[1:],capture_output=True,text=True);"
+        "print(r.stdout[-20000:]);print(r.stderr[-20000:],file=sys.stderr);"
+        "print('@@', time.perf_counter()-t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss/1024);"
+        "sys.exit(r.returncode)",
+        *cmd,
+    ]
+    result = subprocess.run(wrapped, cwd=cwd, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd[:3])} failed:\n{result.stderr[-3000:]}")
+    seconds, memory = (float(v) for v in result.stdout.rsplit("@@", 1)[1].split())
+    return seconds, memory, result.stdout + result.stderr
+
+
+def train_ours(files, folder: Path, minutes: float) -> dict:
+    config = folder / "ours.yaml"
+    config.write_text(
+        json.dumps(
+            {
+                "model": OURS,
+                "training": {
+                    "epochs": 100000,
+                    "batch_size": 8,
+                    "lr": 5e-3,
+                    "patience": 10000,
+                    "time_limit_s": minutes * 60,
+                    "schedule": "constant",
+                    "progress": False,
+                },
+            }
+        )
+    )
+    seconds, memory, _ = timed(
+        [
+            "scisft",
+            "potentials",
+            "train",
+            "--data",
+            str(files["train"]),
+            "--validation",
+            str(files["val"]),
+            "--out",
+            str(folder / "ours"),
+            "--config",
+            str(config),
+        ],
+        folder,
+    )
+    info = json.loads((folder / "ours" / "config.json").read_text())["info"]
+    return {
+        "train_seconds": seconds,
+        "train_peak_mb": memory,
+        "epochs": info["training"]["epochs"],
+        "seconds_per_epoch": info["training"]["wall_time_s"] / info["training"]["epochs"],
+        "parameters": info["parameters"],
+    }
+
+
+def mace_command(files, epochs: int, name: str) -> list[str]:
+    return [
+        str(VENV / "bin" / "mace_run_train"),
+        f"--name={name}",
+        f"--train_file={files['train']}",
+        f"--valid_file={files['val']}",
+        "--E0s=average",
+        "--model=MACE",
+        "--num_channels=64",
+        "--max_L=1",
+        "--num_interactions=2",
+        "--correlation=3",
+        "--r_max=5.0",
+        "--batch_size=8",
+        f"--max_num_epochs={epochs}",
+        "--device=cpu",
+        "--energy_key=REF_energy",
+        "--forces_key=REF_forces",
+        "--default_dtype=float32",
+        "--seed=1",
+        "--ema",
+        "--ema_decay=0.99",
+    ]
+
+
+def train_mace(files, folder: Path, minutes: float) -> dict:
+    mace_python()
+    probe = folder / "mace_probe"
+    probe.mkdir(parents=True, exist_ok=True)
+    first, _, _ = timed(mace_command(files, 1, "probe"), probe)
+    epochs = max(1, int(minutes * 60 / first))
+    run = folder / "mace"
+    run.mkdir(parents=True, exist_ok=True)
+    seconds, memory, _ = timed(mace_command(files, epochs, "mace"), run)
+    count = subprocess.run(
+        [
+            str(mace_python()),
+            "-c",
+            "import torch,sys;m=torch.load(sys.argv[1],weights_only=False,"
+            "map_location='cpu');print(sum(p.numel() for p in m.parameters()))",
+            str(run / "mace.model"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return {
+        "train_seconds": seconds,
+        "train_peak_mb": memory,
+        "epochs": epochs,
+        "seconds_per_epoch": seconds / epochs,
+        "parameters": int(count.stdout.split()[-1]),
+    }
+
+
+EVAL_OURS = """
+import json, sys, time, numpy as np
+from ase.io import read
+from scisft.potentials import ScisftCalculator, load
+from scisft.potentials.data import to_graphs
+from scisft.potentials.objective import predict
+frames = read(sys.argv[2], index=':')
+model = load(sys.argv[1])
+calc = ScisftCalculator(model, dtype='float32')
+t = time.perf_counter()
+for a in frames[:200]:
+    a = a.copy(); a.calc = calc; a.get_forces()
+single = (time.perf_counter() - t) / min(200, len(frames))
+graphs = to_graphs(frames, model.config.cutoff)
+t = time.perf_counter(); pred = predict(model, graphs, 16); batched = (time.perf_counter() - t) / len(frames)
+print(json.dumps({'single_s': single, 'batched_s': batched, 'energy': pred['energy'],
+                  'forces': [f.tolist() for f in pred['forces']]}))
+"""
+
+EVAL_MACE = """
+import json, sys, time, torch
+from ase.io import read
+from mace.calculators import MACECalculator
+from mace import data as mace_data
+from mace.tools import torch_geometric, utils
+frames = read(sys.argv[2], index=':')
+calc = MACECalculator(model_paths=sys.argv[1], device='cpu', default_dtype='float32')
+t = time.perf_counter()
+for a in frames[:200]:
+    a = a.copy(); a.calc = calc; a.get_forces()
+single = (time.perf_counter() - t) / min(200, len(frames))
+model = calc.models[0]
+z_table = utils.AtomicNumberTable([int(z) for z in model.atomic_numbers])
+configs = [mace_data.config_from_atoms(a) for a in frames]
+loader = torch_geometric.dataloader.DataLoader(
+    [mace_data.AtomicData.from_config(c, z_table=z_table, cutoff=float(model.r_max)) for c in configs],
+    batch_size=16, shuffle=False)
+energies, forces = [], []
+t = time.perf_counter()
+for batch in loader:
+    out = model(batch.to_dict(), compute_force=True)
+    energies += out['energy'].detach().tolist()
+    f = out['forces'].detach()
+    for k in range(batch.num_graphs):
+        forces.append(f[batch.batch == k].tolist())
+batched = (time.perf_counter() - t) / len(frames)
+print(json.dumps({'single_s': single, 'batched_s': batched, 'energy': energies, 'forces': forces}))
+"""
+
+
+def evaluate(python: str, script: str, model: Path, test: Path, folder: Path) -> dict:
+    (folder / "eval.py").write_text(script)
+    seconds, memory, output = timed([python, str(folder / "eval.py"), str(model), str(test)], folder)
+    result = json.loads(next(line for line in output.splitlines() if line.startswith('{"single_s"')))
+    frames = read(test, index=":")
+    e_ref = np.array([a.info["REF_energy"] for a in frames])
+    f_ref = np.concatenate([a.arrays["REF_forces"].ravel() for a in frames])
+    n = np.array([len(a) for a in frames])
+    f_pred = np.concatenate([np.asarray(f).ravel() for f in result["forces"]])
+    return {
+        "energy_mae_mev_per_atom": float(np.mean(np.abs(np.array(result["energy"]) - e_ref) / n) * 1000),
+        "energy_mae_mev": float(np.mean(np.abs(np.array(result["energy"]) - e_ref)) * 1000),
+        "force_mae_mev_per_A": float(np.mean(np.abs(f_pred - f_ref)) * 1000),
+        "ms_per_structure_single": result["single_s"] * 1000,
+        "ms_per_structure_batched": result["batched_s"] * 1000,
+        "inference_peak_mb": memory,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--minutes", type=float, default=20.0)
+    parser.add_argument("--molecules", nargs="+", default=["ethanol", "azobenzene"])
+    parser.add_argument("--quick", action="store_true", help="1 minute each, 100 test frames")
+    args = parser.parse_args()
+    minutes, n_test = (1.0, 100) if args.quick else (args.minutes, 1000)
+    results = {}
+    for molecule in args.molecules:
+        folder = WORK / ("quick" if args.quick else f"{minutes:g}min") / molecule
+        files = split_files(molecule, folder, n_test)
+        done = folder / "result.json"
+        if done.exists():
+            results[molecule] = json.loads(done.read_text())
+            continue
+        ours = train_ours(files, folder, minutes)
+        mace = train_mace(files, folder, minutes)
+        ours.update(evaluate(sys.executable, EVAL_OURS, folder / "ours", files["test"], folder))
+        mace.update(evaluate(str(mace_python()), EVAL_MACE, folder / "mace" / "mace.model", files["test"], folder))
+        results[molecule] = {"scisft": ours, "mace-torch 0.3.16": mace}
+        done.write_text(json.dumps(results[molecule], indent=1))
+        print(molecule, json.dumps(results[molecule], indent=1), flush=True)
+    payload = {"machine": machine(), "minutes_per_model": minutes, "test_frames": n_test, "results": results}
+    rows = []
+    for molecule, per_model in results.items():
+        for name, r in per_model.items():
+            rows.append(
+                [
+                    molecule,
+                    name,
+                    f"{r['parameters']:,}",
+                    r["epochs"],
+                    f"{r['seconds_per_epoch']:.1f}",
+                    f"{r['energy_mae_mev_per_atom']:.2f}",
+                    f"{r['force_mae_mev_per_A']:.1f}",
+                    f"{r['ms_per_structure_single']:.1f}",
+                    f"{r['ms_per_structure_batched']:.2f}",
+                    f"{r['train_peak_mb']:.0f} / {r['inference_peak_mb']:.0f}",
+                ]
+            )
+    table = markdown_table(
+        [
+            "molecule",
+            "model",
+            "parameters",
+            "epochs",
+            "s/epoch",
+            "E MAE meV/atom",
+            "F MAE meV/Å",
+            "ms/structure (one at a time)",
+            "ms/structure (batch 16)",
+            "peak MB train / infer",
+        ],
+        rows,
+    )
+    md = f"{table}\n\nBudget: {minutes:g} min of training per model and molecule; machine: {payload['machine']}"
+    write_results("rmd17_vs_mace" + ("_quick" if args.quick else ""), payload, md)
+    print(md)
+
+
+if __name__ == "__main__":
+    main()

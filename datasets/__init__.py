@@ -1,0 +1,9 @@
+"""scisft.datasets: the data catalogue (cards, manifests with checksums, fetching) and the project's own data.
+
+Published sets are described and fetched, never committed (see ``catalogue``); data the project makes itself,
+such as GFN2-xTB-labelled molecules (``chno_xtb``), is committed with its card and its recipe.
+"""
+
+from scisft.datasets.catalogue import DataSet, cache_dir, catalogue, fetch, get, path, verify
+
+__all__ = ["DataSet", "cache_dir", "catalogue", "fetch", "get", "path", "verify"]

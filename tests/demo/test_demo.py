@@ -1,0 +1,41 @@
+"""``scisft demo --quick`` end to end, as CI runs it: the report exists and its numbers are sane."""
+
+import json
+
+import pytest
+
+from scisft.cli import main
+from tests.helpers import SHARED_DATA
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    code = main(["demo", "--quick", "--out", str(out), "--data-dir", str(SHARED_DATA)])
+    return code, out, json.loads((out / "report.json").read_text())
+
+
+def test_demo_runs_and_writes_the_report(report):
+    code, out, result = report
+    assert (out / "report.md").is_file()
+    for name, part in result["parts"].items():
+        assert part["status"] in ("ok", "skipped"), (name, part.get("message"))
+        for figure in part.get("figures", []):
+            assert (out / figure).stat().st_size > 5_000
+    assert code == 0
+
+
+def test_adding_oxygen_learns_and_forgets_nothing(report):
+    part = report[2]["parts"]["potentials"]
+    numbers = part["numbers"]
+    assert numbers["test_force_mae_adapted_meV_per_A"] < numbers["test_force_mae_zero_shot_meV_per_A"]
+    assert numbers["old_chemistry_max_energy_change_meV"] == 0.0
+    assert all(part["checks"].values())
+
+
+@pytest.mark.parametrize("name", ["bio", "materials"])
+def test_other_parts_pass_their_checks_when_their_data_is_present(report, name):
+    part = report[2]["parts"][name]
+    if part["status"] == "skipped":
+        pytest.skip(part["message"])
+    assert all(part["checks"].values()), part["checks"]
