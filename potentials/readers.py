@@ -105,7 +105,10 @@ def read_structures(path: str | os.PathLike) -> list[Atoms]:
 def _read_extxyz(path: Path) -> list[Atoms]:
     from ase.io import read
 
-    frames = read(str(path), index=":", format="extxyz")
+    try:
+        frames = read(str(path), index=":", format="extxyz")
+    except RuntimeError as exc:  # ASE's frame generator ends with StopIteration on a cut-off frame
+        raise DataError(f"malformed frame ({exc})", file=path, fix="the file is truncated or malformed") from None
     out = []
     for i, atoms in enumerate(frames):
         calc = atoms.calc
@@ -244,8 +247,11 @@ def _read_ani_h5(path: Path) -> list[Atoms]:
             f = None if forces is None else forces[k] * units.Hartree
             out.append(labelled(atoms, f"{where}:{k}", energies[k] * units.Hartree, f))
 
-    with h5py.File(path, "r") as handle:
-        handle.visititems(visit)
+    try:
+        with h5py.File(path, "r") as handle:
+            handle.visititems(visit)
+    except RuntimeError as exc:  # HDF5 reports a damaged file's inner structure as RuntimeError
+        raise DataError(f"damaged HDF5 file ({exc})", file=path, fix="the file is truncated or corrupted") from None
     return out
 
 

@@ -53,6 +53,19 @@ def _maml() -> bytes:
     return json.dumps([record, record]).encode()
 
 
+def _ani_h5() -> bytes:
+    import h5py
+
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as handle:
+        group = handle.create_group("gdb/water")
+        group["species"] = np.array([b"O", b"H", b"H"])
+        group["coordinates"] = molecule("H2O").positions[None].repeat(2, 0)
+        group["energies"] = np.array([-76.4, -76.3])
+        group["forces"] = np.zeros((2, 3, 3))
+    return buffer.getvalue()
+
+
 def _manifest_dir(path):
     """read_manifest takes a directory: the fuzzed bytes become its manifest.json."""
     folder = path.with_suffix("")
@@ -72,6 +85,7 @@ READERS = {
     "extxyz (potentials)": (read_structures, ".xyz", _xyz),
     "rMD17 npz (potentials)": (read_structures, ".npz", _npz),
     "maml JSON (potentials)": (read_structures, ".json", _maml),
+    "ANI HDF5 (potentials)": (read_structures, ".h5", _ani_h5),
     "affinity table (bio)": (
         lambda p: read_affinities(p),
         ".csv",
