@@ -54,10 +54,10 @@ def _numeric(frame: pd.DataFrame, column: str, path, required: bool = True) -> n
             raise DataError("missing column", file=path, field=column, fix=f"add a '{column}' column")
         return np.full(len(frame), np.nan)
     values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
-    bad = np.isnan(values) & (frame[column].notna().to_numpy() | required)
+    bad = ~np.isfinite(values) & (frame[column].notna().to_numpy() | required)
     if bad.any():
         row = int(np.argmax(bad))
-        raise DataError(f"not a number: {frame[column].iloc[row]!r}", file=path, row=row + 2, field=column)
+        raise DataError(f"not a finite number: {frame[column].iloc[row]!r}", file=path, row=row + 2, field=column)
     return values
 
 
@@ -102,8 +102,8 @@ def temperatures_kelvin(frame: pd.DataFrame, path) -> np.ndarray:
                 fix="use one unit for the whole column",
             )
         number = pd.to_numeric(text.str[:-1], errors="coerce").to_numpy(dtype=float)
-        if np.isnan(number).any():
-            row = int(np.argmax(np.isnan(number)))
+        if not np.isfinite(number).all():
+            row = int(np.argmax(~np.isfinite(number)))
             raise DataError(f"not a temperature: {frame[column].iloc[row]!r}", file=path, row=row + 2, field=column)
         kelvin = number + KELVIN if units.iloc[0] == "C" else number
     if (kelvin <= 0).any():

@@ -99,7 +99,18 @@ def read_structures(path: str | os.PathLike) -> list[Atoms]:
         ) from None
     if not structures:
         raise DataError("contains no structures", file=path)
+    for i, atoms in enumerate(structures):
+        _check_finite(atoms, path, i)
     return structures
+
+
+def _check_finite(atoms: Atoms, path: Path, record: int) -> None:
+    """Refuse NaN/inf positions, cell or labels: they would silently poison training."""
+    results = atoms.calc.results if atoms.calc is not None else {}
+    values = {"positions": atoms.positions, "cell": atoms.cell.array, **results}
+    for field, value in values.items():
+        if not np.all(np.isfinite(np.asarray(value, dtype=float))):
+            raise DataError("non-finite value (NaN or inf)", file=path, record=record, field=field)
 
 
 def _read_extxyz(path: Path) -> list[Atoms]:

@@ -68,7 +68,7 @@ def test_units_are_converted(tmp_path):
     [
         ({"mode": ["UT", "XX"]}, "row 3, field 'mode': unknown load mode 'XX'"),
         ({"stretch": [1.5, -1.0]}, "row 3, field 'stretch': stretches must be positive"),
-        ({"stretch": [1.5, "abc"]}, "row 3, field 'stretch': not a number"),
+        ({"stretch": [1.5, "abc"]}, "row 3, field 'stretch': not a finite number"),
         ({"temperature_C": [20, -300]}, "not above absolute zero"),
         ({"mode": ["UT", "BT"]}, "mode BT needs stretch2"),
     ],
