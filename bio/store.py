@@ -2,34 +2,19 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from pathlib import Path
 
 from scisft.bio.model import AffinityConfig, AffinityModel
-from scisft.checkpoint import load_adapter, load_weights, package_versions, save_weights
+from scisft.checkpoint import load_adapter, load_weights, save_model_directory
 from scisft.errors import CheckpointError
-from scisft.files import write_json
 
 KIND = "scisft-affinity"
 
 
 def save_model(model: AffinityModel, directory: str | os.PathLike, info: dict | None = None) -> Path:
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    save_weights(model, directory / "model.safetensors", {"kind": KIND})
-    write_json(
-        directory / "config.json",
-        {
-            "kind": KIND,
-            "format_version": 1,
-            "model": dataclasses.asdict(model.config),
-            "info": info or {},
-            "versions": package_versions(),
-        },
-    )
-    return directory
+    return save_model_directory(model, directory, KIND, info)
 
 
 def load(directory: str | os.PathLike, adapter: str | os.PathLike | None = None) -> AffinityModel:

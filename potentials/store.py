@@ -7,7 +7,6 @@ refused, since its rows would land on the wrong element indices.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from collections.abc import Sequence
@@ -15,9 +14,8 @@ from pathlib import Path
 
 import torch
 
-from scisft.checkpoint import load_adapter, load_weights, package_versions, read_manifest, save_weights
+from scisft.checkpoint import load_adapter, load_weights, read_manifest, save_model_directory
 from scisft.errors import CheckpointError
-from scisft.files import write_json
 from scisft.potentials.model import Potential, PotentialConfig
 
 MODEL_FILE = "model.safetensors"
@@ -27,20 +25,7 @@ KIND = "scisft-potential"
 
 def save_potential(model: Potential, directory: str | os.PathLike, info: dict | None = None) -> Path:
     """Write the base model (adapters are saved separately, with ``scisft.save_adapter``)."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    save_weights(model, directory / MODEL_FILE, {"kind": KIND})
-    write_json(
-        directory / CONFIG_FILE,
-        {
-            "kind": KIND,
-            "format_version": 1,
-            "model": dataclasses.asdict(model.config),
-            "info": info or {},
-            "versions": package_versions(),
-        },
-    )
-    return directory
+    return save_model_directory(model, directory, KIND, info, MODEL_FILE)
 
 
 def read_config(directory: str | os.PathLike) -> tuple[PotentialConfig, dict]:

@@ -274,6 +274,28 @@ def save_weights(model: nn.Module, path: str | os.PathLike, metadata_: dict[str,
         save_file(tensors, str(tmp), metadata=metadata_ or {})
 
 
+def save_model_directory(
+    model: nn.Module,
+    directory: str | os.PathLike,
+    kind: str,
+    info: dict | None = None,
+    weights: str = "model.safetensors",
+) -> Path:
+    """Write a model directory: ``weights`` (safetensors) + ``config.json`` (kind, ``model.config``, provenance)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    save_weights(model, directory / weights, {"kind": kind})
+    config = {
+        "kind": kind,
+        "format_version": 1,
+        "model": dataclasses.asdict(model.config),
+        "info": info or {},
+        "versions": package_versions(),
+    }
+    write_json(directory / "config.json", config)
+    return directory
+
+
 def load_weights(model: nn.Module, path: str | os.PathLike) -> dict[str, str]:
     """Load a base model's state written by ``save_weights``; every name and shape must match."""
     tensors, meta = read_tensors(path)

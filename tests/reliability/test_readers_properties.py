@@ -25,8 +25,8 @@ SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[Healt
 def test_structure_labels_are_finite_or_refused(tmp_path, energy, force, z):
     path = tmp_path / "s.xyz"
     path.write_text(
-        '2\nProperties=species:S:1:pos:R:3:forces:R:3 energy={!r} pbc="F F F"\n'
-        "H 0 0 0 0 0 {!r}\nH 0 0 {!r} 0 0 0\n".format(energy, force, z)
+        f'2\nProperties=species:S:1:pos:R:3:forces:R:3 energy={energy!r} pbc="F F F"\n'
+        f"H 0 0 0 0 0 {force!r}\nH 0 0 {z!r} 0 0 0\n"
     )
     try:
         (atoms,) = read_structures(path)
@@ -41,7 +41,9 @@ def test_structure_labels_are_finite_or_refused(tmp_path, energy, force, z):
 @given(stretch=FIELD, stress=FIELD, temperature=FIELD)
 def test_material_tests_are_finite_or_refused(tmp_path, stretch, stress, temperature):
     path = tmp_path / "t.csv"
-    path.write_text(f"material,temperature_C,mode,stretch,stress_MPa\nr,20,UT,1.5,0.3\nr,{temperature},UT,{stretch},{stress}\n")
+    path.write_text(
+        f"material,temperature_C,mode,stretch,stress_MPa\nr,20,UT,1.5,0.3\nr,{temperature},UT,{stretch},{stress}\n"
+    )
     try:
         table = read_tests(path)
     except ScisftError as error:
