@@ -9,7 +9,12 @@ Strategies: gated (zero forgetting), lora + EWC, lora + replay, full fine-tuning
 replay frames + the new frames). MD stability: 10 ps of Langevin dynamics at 500 K of ethanol and malonaldehyde
 with each adapted model (N = 200, seed 0), then 1 ps NVE for the energy drift.
 
-    python benchmarks/rmd17_add_oxygen.py [--quick]
+    python -m benchmarks.rmd17_add_oxygen [--profile quick|reduced|full]
+
+Profiles (PROFILES below): ``full`` is the benchmark as specified (production-size base, 500 frames per C/H/N
+molecule, N = 50/200/1000, three seeds, 10 ps MD); ``reduced`` fits 2 CPU cores and about an hour (32-channel
+base on 250 frames per molecule, N = 50 and 200, seed 0, 2 ps MD); ``quick`` is a smoke test whose numbers mean
+nothing.
 
 Every run writes its own report under benchmarks/work/rmd17 and is skipped when that report exists, so the script
 can be stopped and started again. Results: benchmarks/results/rmd17_add_oxygen.{json,md} and a learning-curve PNG.
@@ -32,10 +37,18 @@ from scisft.potentials.md import stability_run
 from scisft.potentials.store import load
 from scisft.potentials.train import train_potential
 
-WORK = ROOT / "benchmarks" / "work" / "rmd17"  # --quick uses rmd17_quick
+WORK = ROOT / "benchmarks" / "work" / "rmd17"  # profiles other than full add _<profile>
 OLD = ["benzene", "naphthalene", "toluene", "azobenzene"]
 NEW = ["ethanol", "malonaldehyde"]
 MODEL = {"channels": 64, "num_layers": 3, "l_max": 2, "cutoff": 5.0, "radial_hidden": 64}
+PROFILES = {
+    "full": {"channels": 64, "base_frames": 500, "sizes": [50, 200, 1000], "seeds": [0, 1, 2], "epochs": 60,
+             "base_epochs": 60, "md_ps": 10.0},
+    "reduced": {"channels": 32, "base_frames": 250, "sizes": [50, 200], "seeds": [0], "epochs": 40,
+                "base_epochs": 30, "md_ps": 2.0},
+    "quick": {"channels": 16, "base_frames": 50, "sizes": [200], "seeds": [0], "epochs": 5, "base_epochs": 3,
+              "md_ps": 0.2},
+}  # fmt: skip
 STRATEGIES = {
     "gated": {"strategy": "gated"},
     "lora+ewc1e5": {"strategy": "lora", "ewc": 1e5, "replay_ratio": 0.0},
@@ -57,9 +70,11 @@ def xyz(path: Path, structures) -> Path:
     return path
 
 
-def prepare(sizes) -> dict[str, Path]:
+def prepare(sizes, base_frames: int) -> dict[str, Path]:
     files = {
-        "base_train": xyz(WORK / "data" / "chn_train.xyz", [a for m in OLD for a in frames(m, "train", 0, 500)]),
+        "base_train": xyz(
+            WORK / "data" / "chn_train.xyz", [a for m in OLD for a in frames(m, "train", 0, base_frames)]
+        ),
         "base_val": xyz(WORK / "data" / "chn_val.xyz", [a for m in OLD for a in frames(m, "train", 900, 1000)]),
         "old_test": xyz(WORK / "data" / "chn_test.xyz", [a for m in OLD for a in frames(m, "test", 0, 250)]),
         "replay": xyz(WORK / "data" / "chn_replay.xyz", [a for m in OLD for a in frames(m, "train", 0, 100)]),
@@ -71,7 +86,7 @@ def prepare(sizes) -> dict[str, Path]:
     return files
 
 
-def base_model(files, epochs: int) -> Path:
+def base_model(files, epochs: int, channels: int) -> Path:
     out = WORK / "base"
     if not (out / "config.json").exists():
         train_potential(
@@ -79,7 +94,7 @@ def base_model(files, epochs: int) -> Path:
             out,
             validation=[files["base_val"]],
             options={
-                "model": MODEL,
+                "model": {**MODEL, "channels": channels},
                 "training": {"epochs": epochs, "batch_size": 8, "lr": 5e-3, "patience": 25, "progress": False},
             },
         )
@@ -138,17 +153,16 @@ def md_checks(base: Path, strategy: str, seed: int, picoseconds: float) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="one seed, N=200 only, short training (a smoke test)")
+    parser.add_argument("--profile", choices=list(PROFILES), default="full")
     args = parser.parse_args()
+    profile = PROFILES[args.profile]
     global WORK
-    if args.quick:
-        WORK = WORK.with_name("rmd17_quick")
-    sizes = [200] if args.quick else [50, 200, 1000]
-    seeds = [0] if args.quick else [0, 1, 2]
-    epochs, base_epochs, md_ps = (5, 3, 0.2) if args.quick else (60, 60, 10.0)
-    files = prepare(sizes)
+    if args.profile != "full":
+        WORK = WORK.with_name(f"rmd17_{args.profile}")
+    sizes, seeds, epochs, md_ps = profile["sizes"], profile["seeds"], profile["epochs"], profile["md_ps"]
+    files = prepare(sizes, profile["base_frames"])
     start = time.perf_counter()
-    base = base_model(files, base_epochs)
+    base = base_model(files, profile["base_epochs"], profile["channels"])
     base_info = json.loads((base / "config.json").read_text())["info"]
     results = []
     for n in sizes:
@@ -169,12 +183,13 @@ def main() -> None:
         "results": results,
         "md": md,
         "wall_time_s": time.perf_counter() - start,
-        "quick": args.quick,
+        "profile": {"name": args.profile, **profile},
     }
-    write_results("rmd17_add_oxygen" + ("_quick" if args.quick else ""), payload, summarise(payload, sizes))
+    suffix = "" if args.profile == "full" else f"_{args.profile}"
+    write_results("rmd17_add_oxygen" + suffix, payload, summarise(payload, sizes, suffix))
 
 
-def summarise(payload: dict, sizes) -> str:
+def summarise(payload: dict, sizes, suffix: str) -> str:
     from benchmarks.plots import learning_curves
 
     rows = []
@@ -233,8 +248,8 @@ def summarise(payload: dict, sizes) -> str:
     md_table = markdown_table(
         ["strategy (N=200)", "molecule", "ps at 500 K", "bonds intact", "max T K", "NVE drift meV/atom/ps"], md_rows
     )
-    learning_curves(payload, ROOT / "benchmarks" / "results" / "rmd17_add_oxygen.png")
-    return f"{table}\n\n{md_table}\n\nMachine: {payload['machine']}"
+    learning_curves(payload, ROOT / "benchmarks" / "results" / f"rmd17_add_oxygen{suffix}.png")
+    return f"{table}\n\n{md_table}\n\nProfile: {payload['profile']}\n\nMachine: {payload['machine']}"
 
 
 if __name__ == "__main__":

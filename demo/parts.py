@@ -58,7 +58,7 @@ def potentials(out: Path, quick: bool, seed: int) -> dict:
         structures = read_structures(train_file)[::4]
         train_file = out / "cho_train_quarter.extxyz.xz"
         write_xyz(train_file, structures)
-    options = AddElementOptions(training={"epochs": 6 if quick else 40, "progress": False})
+    options = AddElementOptions(training={"epochs": 6 if quick else 12, "progress": False})
     report = add_element(
         base, "O", [train_file], out / "O-adapter", old_validation=[old_file], options=options, seed=seed
     )
