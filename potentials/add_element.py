@@ -43,7 +43,7 @@ from scisft.potentials.elements import atomic_number
 from scisft.potentials.model import Potential
 from scisft.potentials.objective import LossWeights, error_metrics, potential_loss, predict
 from scisft.potentials.store import MODEL_FILE, load, save_potential
-from scisft.training import TrainConfig, Trainer, seed_everything
+from scisft.training import TrainConfig, Trainer, seed_everything, torch_threads
 
 STRATEGIES = ("gated", "lora", "full", "scratch")
 FISHER_FILE = "fisher.safetensors"
@@ -257,7 +257,7 @@ def add_element(
     cutoff = model.config.cutoff
     train_graphs, new_val_graphs = to_graphs(structures, cutoff), to_graphs(new_val, cutoff)
     old_val_graphs, replay_graphs = to_graphs(old_val, cutoff), to_graphs(replay_structures, cutoff)
-    base_old = predict(model, old_val_graphs) if old_val_graphs else None
+    base_old = _old_predictions(model, old_val_graphs)
     report = {
         "element": element,
         "strategy": options.strategy,
@@ -319,7 +319,7 @@ def add_element(
         "best_epoch": result.best_epoch,
         "stopped_early": result.stopped_early,
     }
-    adapted_old = predict(model, old_val_graphs) if old_val_graphs else None
+    adapted_old = _old_predictions(model, old_val_graphs)
     report["adapted"] = {"new": _metrics(model, new_val_graphs), "old": _metrics(model, old_val_graphs, adapted_old)}
     report["forgetting"] = _forgetting(report, base_old, adapted_old)
     report["trainable"]["fraction_of_base"] = report["trainable"]["trainable"] / base_params
@@ -367,6 +367,16 @@ def _online_ewc(model, previous, replay_graphs, weights, options, batch_size) ->
         fisher = fisher_diagonal(model, batches, lambda m, b: potential_loss(m, b, weights)[0], names, max_batches=25)
         online.consolidate(model, fisher)
     return online
+
+
+def _old_predictions(model: Potential, graphs) -> dict | None:
+    """Predictions on the old-chemistry files, for the bit-identity check, on one thread: with several, MKL may use
+    fewer threads when the machine is busy, which splits sums differently and changes the last bits of forces
+    between two otherwise identical calls (seen in CI on a loaded machine)."""
+    if not graphs:
+        return None
+    with torch_threads(1):
+        return predict(model, graphs)
 
 
 def _forgetting(report: dict, before: dict | None, after: dict | None) -> dict | None:
