@@ -20,19 +20,27 @@ FIELD = st.one_of(ANY_FLOAT.map(repr), st.sampled_from(["", "abc", "1,5", "  ", 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
+def read_or_refuse(reader, path, text: str):
+    """What ``reader`` returns for a file holding ``text``, or None if it refused it with an error naming the file."""
+    path.write_text(text)
+    try:
+        return reader(path)
+    except ScisftError as error:
+        assert str(path) in str(error)
+        return None
+
+
 @SETTINGS
 @given(energy=ANY_FLOAT, force=ANY_FLOAT, z=ANY_FLOAT)
 def test_structure_labels_are_finite_or_refused(tmp_path, energy, force, z):
-    path = tmp_path / "s.xyz"
-    path.write_text(
+    text = (
         f'2\nProperties=species:S:1:pos:R:3:forces:R:3 energy={energy!r} pbc="F F F"\n'
         f"H 0 0 0 0 0 {force!r}\nH 0 0 {z!r} 0 0 0\n"
     )
-    try:
-        (atoms,) = read_structures(path)
-    except ScisftError as error:
-        assert str(path) in str(error)
+    structures = read_or_refuse(read_structures, tmp_path / "s.xyz", text)
+    if structures is None:
         return
+    (atoms,) = structures
     assert math.isfinite(atoms.get_potential_energy())
     assert np.isfinite(atoms.get_forces()).all() and np.isfinite(atoms.positions).all()
 
@@ -40,14 +48,9 @@ def test_structure_labels_are_finite_or_refused(tmp_path, energy, force, z):
 @SETTINGS
 @given(stretch=FIELD, stress=FIELD, temperature=FIELD)
 def test_material_tests_are_finite_or_refused(tmp_path, stretch, stress, temperature):
-    path = tmp_path / "t.csv"
-    path.write_text(
-        f"material,temperature_C,mode,stretch,stress_MPa\nr,20,UT,1.5,0.3\nr,{temperature},UT,{stretch},{stress}\n"
-    )
-    try:
-        table = read_tests(path)
-    except ScisftError as error:
-        assert str(path) in str(error)
+    text = f"material,temperature_C,mode,stretch,stress_MPa\nr,20,UT,1.5,0.3\nr,{temperature},UT,{stretch},{stress}\n"
+    table = read_or_refuse(read_tests, tmp_path / "t.csv", text)
+    if table is None:
         return
     numbers = table[["temperature_K", "stretch", "stress_MPa"]].to_numpy(dtype=float)
     assert np.isfinite(numbers).all()
@@ -57,12 +60,10 @@ def test_material_tests_are_finite_or_refused(tmp_path, stretch, stress, tempera
 @SETTINGS
 @given(value=FIELD)
 def test_affinities_are_physical_or_refused(tmp_path, value):
-    path = tmp_path / "a.csv"
-    path.write_text(f"smiles,target_id,species,p_affinity\nCCO,P1,human,6.5\nc1ccccc1,P2,mouse,{value}\n")
-    try:
-        table, skipped = read_affinities(path)
-    except ScisftError as error:
-        assert str(path) in str(error)
+    text = f"smiles,target_id,species,p_affinity\nCCO,P1,human,6.5\nc1ccccc1,P2,mouse,{value}\n"
+    result = read_or_refuse(read_affinities, tmp_path / "a.csv", text)
+    if result is None:
         return
+    table, skipped = result
     assert np.isfinite(table.p_affinity).all() and table.p_affinity.between(0, 15).all()
     assert len(table) + sum(skipped.values()) == 2  # a dropped row is counted, never silently lost
