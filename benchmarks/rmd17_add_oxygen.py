@@ -16,8 +16,9 @@ molecule, N = 50/200/1000, three seeds, 10 ps MD); ``reduced`` fits 2 CPU cores 
 base on 250 frames per molecule, N = 200, seed 0, 1 ps MD, EWC at one strength); ``quick`` is a smoke test whose
 numbers mean nothing.
 
-Every run writes its own report under benchmarks/work/rmd17 and is skipped when that report exists, so the script
-can be stopped and started again. Results: benchmarks/results/rmd17_add_oxygen.{json,md} and a learning-curve PNG.
+Every run writes its own report under benchmarks/work/rmd17[_<profile>] and is skipped when that report exists, so
+the script can be stopped and started again. Results: benchmarks/results/rmd17_add_oxygen[_<profile>].{json,md,png}
+(the PNG: learning curves).
 """
 
 from __future__ import annotations

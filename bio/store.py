@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from scisft.bio.model import AffinityConfig, AffinityModel
-from scisft.checkpoint import load_adapter, load_weights, save_model_directory
+from scisft.checkpoint import CONFIG_FILE, load_adapter, load_weights, save_model_directory
 from scisft.errors import CheckpointError
 
 KIND = "scisft-affinity"
@@ -19,7 +19,7 @@ def save_model(model: AffinityModel, directory: str | os.PathLike, info: dict | 
 
 def load(directory: str | os.PathLike, adapter: str | os.PathLike | None = None) -> AffinityModel:
     """A trained affinity model (eval mode, frozen), optionally with a species adapter."""
-    path = Path(directory) / "config.json"
+    path = Path(directory) / CONFIG_FILE
     if not path.is_file():
         raise CheckpointError(f"{path}: no model config; is {directory} a model directory written by scisft?")
     try:

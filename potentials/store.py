@@ -14,12 +14,11 @@ from pathlib import Path
 
 import torch
 
-from scisft.checkpoint import load_adapter, load_weights, read_manifest, save_model_directory
+from scisft.checkpoint import CONFIG_FILE, load_adapter, load_weights, read_manifest, save_model_directory
 from scisft.errors import CheckpointError
 from scisft.potentials.model import Potential, PotentialConfig
 
 MODEL_FILE = "model.safetensors"
-CONFIG_FILE = "config.json"
 KIND = "scisft-potential"
 
 

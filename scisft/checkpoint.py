@@ -45,6 +45,7 @@ MANIFEST_FILE = "manifest.json"
 FORMAT = "scisft-adapter"
 FORMAT_VERSION = 1
 MAX_FILE_BYTES = 4 << 30
+CONFIG_FILE = "config.json"  # beside a model's weights (see save_model_directory)
 
 
 def fingerprint(model: nn.Module) -> str:
@@ -292,7 +293,7 @@ def save_model_directory(
         "info": info or {},
         "versions": package_versions(),
     }
-    write_json(directory / "config.json", config)
+    write_json(directory / CONFIG_FILE, config)
     return directory
 
 
