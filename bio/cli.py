@@ -13,8 +13,18 @@ from scisft.bio.model import AffinityConfig
 from scisft.bio.sequences import read_fasta
 from scisft.bio.store import load
 from scisft.bio.tables import from_deepdta, from_drugcentral, from_gtopdb, read_affinities
-from scisft.bio.train import METHODS, TransferOptions, evaluate, predict, pretrain, transfer
-from scisft.errors import DataError
+from scisft.bio.train import (
+    ANCHORS,
+    METHODS,
+    TransferOptions,
+    anchor_override,
+    evaluate,
+    predict,
+    pretrain,
+    transfer,
+)
+from scisft.checkpoint import read_manifest
+from scisft.errors import ConfigError, DataError
 from scisft.files import atomic_path, write_json
 
 
@@ -61,6 +71,12 @@ def register(subparsers) -> None:
     tr.add_argument("--method", choices=METHODS, default="adapters")
     tr.add_argument("--ungated", action="store_true", help="adapters act on every species (default: target only)")
     tr.add_argument("--ortholog-weight", type=float, default=1.0)
+    tr.add_argument(
+        "--anchor",
+        choices=ANCHORS,
+        default="own",
+        help="encode a target from its own sequence, or from its ortholog's (needs --orthologs here and to predict)",
+    )
     tr.add_argument("--ewc", type=float, default=0.0, help="EWC strength (needs --source-data)")
     tr.add_argument("--source-data", help="source-species affinity table for the EWC Fisher")
     tr.add_argument("--species", default="mouse")
@@ -77,6 +93,7 @@ def register(subparsers) -> None:
         cmd.add_argument("--adapter")
         cmd.add_argument("--data", required=True)
         cmd.add_argument("--sequences", required=True)
+        cmd.add_argument("--orthologs", help="ortholog CSV; needed by an adapter transferred with --anchor ortholog")
         if name == "predict":
             cmd.add_argument("--out", required=True)
         else:
@@ -145,6 +162,7 @@ def _transfer(args) -> int:
         ortholog_weight=args.ortholog_weight,
         ewc=args.ewc,
         species=args.species,
+        anchor=args.anchor,
     )
     _, summary = transfer(
         load(args.base), table, sequences, args.out, options, pairs, source, seed=args.seed, epochs=args.epochs
@@ -161,8 +179,23 @@ def _transfer(args) -> int:
 def _data(args):
     model = load(args.model, args.adapter)
     table, skipped = read_affinities(args.data, on_error="skip")
+    sequences = read_fasta(args.sequences)[0]
+    method = read_manifest(args.adapter)["extra"].get("method", {}) if args.adapter else {}
+    override = None
+    if method.get("anchor") == "ortholog":
+        if not args.orthologs:
+            raise ConfigError(
+                f"{args.adapter}: this adapter was transferred with --anchor ortholog; give --orthologs (the same "
+                "kind of table as for transfer) so each target is encoded from its ortholog's sequence"
+            )
+        override = anchor_override(table, sequences, ortho.read_pairs(args.orthologs), method["species"])
     data = AffinityData(
-        table, read_fasta(args.sequences)[0], model.config, DrugCache(model.config.drug_encoder), on_missing="skip"
+        table,
+        sequences,
+        model.config,
+        DrugCache(model.config.drug_encoder),
+        on_missing="skip",
+        sequence_override=override,
     )
     return model, data, skipped + data.skipped
 

@@ -11,6 +11,13 @@ ortholog, ``identity/100 * relu(|z - z_ortholog| - margin * |z_ortholog|)^2``, w
 representation of the ortholog's sequence (fixed). It is zero when the representations match, pulls a protein
 towards its ortholog in proportion to their sequence identity, and lets them differ by a relative ``margin`` for
 free, so real differences can survive. EWC on source-species data (``ewc`` > 0) guards shared weights.
+
+Anchor (``anchor``): with ``"own"`` a target-species protein is encoded from its own sequence; with ``"ortholog"``
+it is encoded from its source-species ortholog's sequence (when the ortholog table has one with a sequence), still
+flagged as the target species so the gated adapters act on it. The adapters then learn a correction on top of the
+strongest zero-training baseline -- the source model run on the ortholog -- instead of re-learning the protein from
+a sequence the base model never saw. Such an adapter needs the ortholog table again to predict
+(``anchor_override``); its manifest says so.
 """
 
 from __future__ import annotations
@@ -47,6 +54,7 @@ DEFAULT_TRAINING = {
     "warmup_steps": 50,
 }
 METHODS = ("adapters", "full", "scratch")
+ANCHORS = ("own", "ortholog")
 
 
 def train_config(options: dict | None, **overrides) -> TrainConfig:
@@ -130,10 +138,32 @@ class TransferOptions:
     ewc: float = 0.0
     species: str = "mouse"
     source_species: str = "human"
+    anchor: str = "own"
 
     def __post_init__(self):
         if self.method not in METHODS:
             raise ConfigError(f"transfer method {self.method!r} unknown; choose one of {METHODS}")
+        if self.anchor not in ANCHORS:
+            raise ConfigError(f"anchor {self.anchor!r} unknown; choose one of {ANCHORS}")
+        if self.anchor == "ortholog" and self.method != "adapters":
+            raise ConfigError("the ortholog anchor is for adapters (it needs the base model's frozen encoder)")
+
+
+def anchor_override(
+    table: pd.DataFrame, sequences: dict[str, str], orthologs: pd.DataFrame | None, species: str = "mouse"
+) -> dict[str, tuple[str, str]]:
+    """For the ``"ortholog"`` anchor: target_id -> (its ortholog's sequence, ``species``) for every target of
+    ``table`` whose ortholog (``orthologs``: human_id, mouse_id) has a sequence; other targets keep their own."""
+    if orthologs is None:
+        raise ConfigError(
+            "this transfer is anchored on orthologs: give the ortholog table (--orthologs CSV human_id, mouse_id)"
+        )
+    pairs = orthologs.drop_duplicates("mouse_id").set_index("mouse_id")["human_id"]
+    return {
+        target: (sequences[pairs[target]], species)
+        for target in table["target_id"].unique()
+        if target in pairs.index and pairs[target] in sequences
+    }
 
 
 def transfer_plan(options: TransferOptions) -> Plan:
@@ -201,7 +231,8 @@ def transfer(
     options = options or TransferOptions()
     cfg = train_config(training, seed=seed, **overrides)
     drugs = drugs or DrugCache(model.config.drug_encoder)
-    data = AffinityData(table, sequences, model.config, drugs, on_missing="skip")
+    override = anchor_override(table, sequences, orthologs, options.species) if options.anchor == "ortholog" else None
+    data = AffinityData(table, sequences, model.config, drugs, on_missing="skip", sequence_override=override)
     targets = (
         ortholog_targets(model, data, orthologs, sequences, options)
         if orthologs is not None and options.ortholog_weight > 0 and options.method != "scratch"
@@ -246,6 +277,7 @@ def transfer(
         "pairs": len(data),
         "skipped": dict(data.skipped),
         "ortholog_targets": len(targets),
+        "anchored_targets": len(override or {}),
         "trainable": report.to_dict(),
         "epochs": result.epochs,
     }

@@ -7,15 +7,24 @@ import pandas as pd
 import pytest
 import torch
 
-from scisft import adapter_parameters, load_adapter
+from scisft import adapter_parameters, load_adapter, remove
 from scisft.bio.data import AffinityData, split_by_target
+from scisft.bio.metrics import affinity_metrics
 from scisft.bio.model import AffinityConfig, AffinityModel
 from scisft.bio.orthologs import from_gtopdb
 from scisft.bio.sequences import read_fasta
+from scisft.bio.store import save_model
 from scisft.bio.tables import from_gtopdb as table_from_gtopdb
-from scisft.bio.train import TransferOptions, ortholog_penalty, predict, transfer, transfer_plan
+from scisft.bio.train import (
+    TransferOptions,
+    anchor_override,
+    ortholog_penalty,
+    predict,
+    transfer,
+    transfer_plan,
+)
 from scisft.cli import main
-from scisft.errors import DataError
+from scisft.errors import ConfigError, DataError
 from tests.helpers import shared_data
 
 TINY = AffinityConfig(
@@ -171,3 +180,34 @@ def test_pretrain_transfer_evaluate_commands_on_gtopdb(tmp_path, capsys):
     )
     metrics = json.loads(capsys.readouterr().out)
     assert metrics["pairs"] > 0 and np.isfinite(metrics["rmse"]) and 0 <= metrics["ci"] <= 1
+
+
+def test_ortholog_anchor_starts_at_the_ortholog_baseline_and_needs_the_table_to_predict(tmp_path, capsys):
+    model, _ = model_and_data()
+    pairs = pd.DataFrame({"human_id": ["H1"], "mouse_id": ["M1"], "identity": [95.0]})
+    mouse = TABLE[TABLE.species == "mouse"].reset_index(drop=True)
+    override = anchor_override(mouse, SEQ, pairs)
+    assert override == {"M1": (SEQ["H1"], "mouse")}  # M2 has no ortholog in the table: its own sequence
+    via_human = AffinityData(mouse, SEQ, TINY, sequence_override=anchor_override(mouse, SEQ, pairs, "human"))
+    anchored = AffinityData(mouse, SEQ, TINY, sequence_override=override)
+    transfer_plan(TransferOptions(anchor="ortholog")).apply(model, "untrained")
+    np.testing.assert_array_equal(predict(model, anchored), predict(model, via_human))
+    remove(model, "untrained")
+
+    save_model(model, tmp_path / "base")
+    model, summary = transfer(
+        model, mouse, SEQ, tmp_path / "a", TransferOptions(anchor="ortholog"), pairs, epochs=10, batch_size=3, lr=0.01
+    )
+    assert summary["anchored_targets"] == 1
+    mouse.to_csv(tmp_path / "mouse.csv", index=False)
+    (tmp_path / "s.fasta").write_text("".join(f">{k}\n{v}\n" for k, v in SEQ.items()))
+    pairs.to_csv(tmp_path / "o.csv", index=False)
+    command = ["bio", "evaluate", "--model", str(tmp_path / "base"), "--adapter", str(tmp_path / "a")]
+    command += ["--data", str(tmp_path / "mouse.csv"), "--sequences", str(tmp_path / "s.fasta"), "--json"]
+    assert main(command) == 2
+    assert "transferred with --anchor ortholog; give --orthologs" in capsys.readouterr().err
+    assert main([*command, "--orthologs", str(tmp_path / "o.csv")]) == 0
+    expected = affinity_metrics(anchored.y.numpy(), predict(model, anchored))
+    assert json.loads(capsys.readouterr().out)["rmse"] == pytest.approx(expected["rmse"], abs=1e-5)
+    with pytest.raises(ConfigError, match="ortholog anchor is for adapters"):
+        TransferOptions(method="full", anchor="ortholog")
