@@ -263,6 +263,34 @@ def evaluate(python: str, script: str, model: Path, test: Path, folder: Path) ->
     }
 
 
+def ratio_table(results: dict) -> str:
+    """Ours relative to MACE per molecule: error ratios (< 1: ours more accurate), speed ratios (> 1: ours faster)."""
+    rows = []
+    for molecule, per_model in results.items():
+        ours, mace = per_model["scisft"], per_model["mace-torch 0.3.16"]
+        rows.append(
+            [
+                molecule,
+                f"{ours['force_mae_mev_per_A'] / mace['force_mae_mev_per_A']:.2f}",
+                f"{ours['energy_mae_mev_per_atom'] / mace['energy_mae_mev_per_atom']:.2f}",
+                f"{mace['ms_per_structure_single'] / ours['ms_per_structure_single']:.2f}",
+                f"{mace['ms_per_structure_batched'] / ours['ms_per_structure_batched']:.2f}",
+                f"{mace['seconds_per_epoch'] / ours['seconds_per_epoch']:.2f}",
+            ]
+        )
+    return markdown_table(
+        [
+            "molecule",
+            "F MAE ours/MACE",
+            "E MAE ours/MACE",
+            "MD-style inference speed ours/MACE",
+            "batched inference speed ours/MACE",
+            "training epoch speed ours/MACE",
+        ],
+        rows,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--minutes", type=float, default=15.0)
@@ -318,7 +346,10 @@ def main() -> None:
         ],
         rows,
     )
-    md = f"{table}\n\nBudget: {minutes:g} min of training per model and molecule; machine: {payload['machine']}"
+    md = (
+        f"{table}\n\n{ratio_table(results)}\n\n"
+        f"Budget: {minutes:g} min of training per model and molecule; machine: {payload['machine']}"
+    )
     write_results("rmd17_vs_mace" + ("_quick" if args.quick else ""), payload, md)
     print(md)
 

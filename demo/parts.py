@@ -118,7 +118,7 @@ def bio(out: Path, quick: bool, seed: int, data_dir) -> dict:
     from scisft.bio.orthologs import from_gtopdb as ortholog_pairs
     from scisft.bio.sequences import read_fasta
     from scisft.bio.tables import from_gtopdb
-    from scisft.bio.train import TransferOptions, predict, pretrain, transfer
+    from scisft.bio.train import TransferOptions, anchor_override, predict, pretrain, transfer
     from scisft.demo.figures import parity
 
     gtopdb = find_data("gtopdb-2020.5", data_dir, ["interactions.csv", "ligands.csv", "targets_and_families.csv"])
@@ -148,13 +148,8 @@ def bio(out: Path, quick: bool, seed: int, data_dir) -> dict:
     )
     test_data = AffinityData(test, sequences, config, drugs)
     human_data = AffinityData(human_test, sequences, config, drugs)
-    by_mouse = pairs.set_index("mouse_id")
     ortholog_view = AffinityData(
-        test,
-        sequences,
-        config,
-        drugs,
-        sequence_override={m: (sequences[by_mouse.loc[m, "human_id"]], "human") for m in test.target_id.unique()},
+        test, sequences, config, drugs, sequence_override=anchor_override(test, sequences, pairs, "human")
     )
     zero = predict(base, test_data)
     via_ortholog = predict(base, ortholog_view)

@@ -1,0 +1,46 @@
+"""Helpers of the benchmark scripts whose mistakes would silently skew published numbers."""
+
+import numpy as np
+from ase import Atoms
+from ase.neighborlist import neighbor_list
+
+from benchmarks.rmd17_vs_mace import mace_epoch_seconds
+from benchmarks.speed_vs_mace import SPACING, ethanol_box
+
+ETHANOL = Atoms(
+    "C2OH6",
+    positions=[
+        [-0.75, 0.0, 0.0],
+        [0.75, 0.0, 0.0],
+        [1.2, 1.3, 0.0],
+        [-1.1, -1.0, 0.3],
+        [-1.1, 0.5, 0.9],
+        [-1.1, 0.5, -0.9],
+        [1.1, -0.5, 0.9],
+        [1.1, -0.5, -0.9],
+        [2.1, 1.3, 0.0],
+    ],
+)
+
+
+def test_ethanol_box_tiles_whole_molecules_at_liquid_density():
+    box = ethanol_box(ETHANOL, 3)
+    assert len(box) == 27 * 9 and box.pbc.all()
+    np.testing.assert_allclose(box.cell.lengths(), [3 * SPACING] * 3)
+    assert 0.08 < len(box) / box.get_volume() < 0.12  # atoms per A^3, liquid ethanol ~0.093
+    first, second = neighbor_list("ij", box, 1.6)
+    molecule_of = np.arange(len(box)) // 9
+    assert len(first) and np.all(molecule_of[first] == molecule_of[second])  # no contact between molecules/images
+
+
+def test_mace_epoch_seconds_counts_training_epochs_only(tmp_path):
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "run_run-1.log").write_text(
+        "2026-12-03 07:09:00.000 INFO: Loading data\n"
+        "2026-12-03 07:09:03.000 INFO: Initial: head: Default, loss=12.9\n"
+        "2026-12-03 07:09:43.000 INFO: Epoch 0: head: Default, loss=0.25\n"
+        "2026-12-03 07:10:23.000 INFO: Epoch 1: head: Default, loss=0.20\n"
+        "2026-12-03 07:11:03.000 INFO: Epoch 2: head: Default, loss=0.18\n"
+        "2026-12-03 07:12:30.000 INFO: Done\n"
+    )
+    assert mace_epoch_seconds(tmp_path) == 40.0
