@@ -30,6 +30,7 @@ import json
 import time
 
 import numpy as np
+import pandas as pd
 
 from benchmarks.common import ROOT, SHARED, machine, markdown_table, require, write_results
 from scisft.bio.data import AffinityData, DrugCache, split_by_target
@@ -77,6 +78,7 @@ def load_data():
             ((table.species == "mouse") & ~table.target_id.isin(pairs.mouse_id)).sum()
         ),
         "median ortholog identity %": float(pairs.identity.median()),
+        **species_gap(mouse, human, pairs),
     }
     return (
         human.iloc[order[n_test:]].reset_index(drop=True),
@@ -86,6 +88,22 @@ def load_data():
         pairs,
         counts,
     )
+
+
+def species_gap(mouse: pd.DataFrame, human: pd.DataFrame, pairs: pd.DataFrame) -> dict:
+    """How much of the mouse data the human data already answers: mouse pairs whose ligand was also measured (same
+    measure) on the human ortholog, and the mean and SD of mouse minus human p-affinity over those pairs."""
+    orthologs = pairs.drop_duplicates("mouse_id").set_index("mouse_id")["human_id"]
+    keys = ["smiles", "human_id", "measure"]
+    both = mouse.assign(human_id=mouse.target_id.map(orthologs)).merge(
+        human.rename(columns={"target_id": "human_id", "p_affinity": "human_p"})[[*keys, "human_p"]], on=keys
+    )
+    gap = both.p_affinity - both.human_p
+    return {
+        "mouse pairs measured on the human ortholog too": len(both),
+        "mouse - human p-affinity, mean": float(gap.mean()),
+        "mouse - human p-affinity, SD": float(gap.std()),
+    }
 
 
 def base_model(human_train, sequences, drugs, name, epochs, seed):
@@ -152,7 +170,10 @@ def davis(drugs, epochs) -> dict:
     config = AffinityConfig(max_length=1200)
     train, test = table.iloc[train_idx].reset_index(drop=True), table.iloc[test_idx].reset_index(drop=True)
     out = WORK / "davis"
-    model, _ = pretrain(train, proteins, out, config, drugs=drugs, epochs=epochs)
+    if (out / "config.json").exists():
+        model = load(out)
+    else:
+        model, _ = pretrain(train, proteins, out, config, drugs=drugs, epochs=epochs)
     data = AffinityData(test, proteins, config, drugs)
     return affinity_metrics(data.y.numpy(), predict(model, data))
 
