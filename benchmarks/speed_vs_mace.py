@@ -10,7 +10,7 @@ Speed does not depend on the weights, so these stand for any model of the same s
   cached), as atom-steps per second, and the peak memory of the process (resident set on CPU, allocated on GPU).
 - Batch size: the 1000 ethanol test frames in batches of 1, 4, 16 and 64 (energy + forces), structures per second.
 - Adapters (ours only): the 1125-atom box with a LoRA adapter (rank 2) on every node-wise and radial layer, unmerged
-  and merged into the base weights, against the base model.
+  and merged into the base weights, against the base model; one process, the three calls interleaved.
 
 Each measurement runs in a fresh process (peak memory is per measurement; MACE runs in its own virtual environment,
 as in rmd17_vs_mace). Results: benchmarks/results/speed_vs_mace_<device>.{json,md}.
@@ -54,6 +54,19 @@ if mode == 'md':
         if device == 'cuda': torch.cuda.synchronize()
         times.append(time.perf_counter() - t)
     seconds = float(np.median(times))
+elif mode == 'adapters':
+    variants = ('base', 'unmerged', 'merged')
+    copies = {v: frames[0].copy() for v in variants}
+    for v in variants:
+        copies[v].calc = calculator(v)
+        copies[v].get_forces()
+    rng, times = np.random.default_rng(0), {v: [] for v in variants}
+    for _ in range(int(size)):
+        shift = rng.normal(0, 1e-3, copies['base'].positions.shape)
+        for v in variants:
+            copies[v].positions = copies[v].positions + shift
+            t = time.perf_counter(); copies[v].get_forces(); times[v].append(time.perf_counter() - t)
+    seconds = {v: float(np.median(times[v])) for v in variants}
 else:
     batch = int(size)
     energy_and_forces(frames[:batch])
@@ -64,7 +77,7 @@ else:
     seconds = (time.perf_counter() - t) / len(frames)
 peak = (torch.cuda.max_memory_allocated() / 2**20 if device == 'cuda'
         else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-json.dump({{'seconds': seconds, 'peak_mb': peak}}, open(out, 'w'))
+json.dump({'seconds': seconds, 'peak_mb': peak}, open(out, 'w'))
 """
 
 OURS = """
@@ -72,15 +85,18 @@ from scisft import adapter_parameters
 from scisft.potentials import ScisftCalculator, load
 from scisft.potentials.add_element import AddElementOptions, element_plan
 from scisft.potentials.data import collate, to_graphs
-model = load(model_path)
-variant = sys.argv[7]
-if variant != 'base':
-    element_plan(model, 'O', AddElementOptions(strategy='lora', radial_rank=2)).apply(model, 'speed')
-    with torch.no_grad():
-        for p in adapter_parameters(model, 'speed').values():
-            p.normal_(0, 1e-2)
-def calculator():
-    return ScisftCalculator(model, device=device, dtype='float32', merge_adapters=variant == 'merged')
+def with_adapter(variant):  # the base model, or with a random non-zero LoRA on every node-wise and radial layer
+    model = load(model_path)
+    if variant != 'base':
+        element_plan(model, 'O', AddElementOptions(strategy='lora', radial_rank=2)).apply(model, 'speed')
+        torch.manual_seed(0)
+        with torch.no_grad():
+            for p in adapter_parameters(model, 'speed').values():
+                p.normal_(0, 1e-2)
+    return model
+def calculator(variant='base'):
+    return ScisftCalculator(with_adapter(variant), device=device, dtype='float32', merge_adapters=variant == 'merged')
+model = with_adapter('base')
 def energy_and_forces(frames):
     out = model.to(device)(collate(to_graphs(frames, model.config.cutoff)).to(device), forces=True)
     return out['energy'], out['forces']
@@ -90,7 +106,7 @@ MACE = """
 from mace import data as mace_data
 from mace.calculators import MACECalculator
 from mace.tools import torch_geometric, utils
-def calculator():
+def calculator(variant='base'):
     return MACECalculator(model_paths=model_path, device=device, default_dtype='float32')
 model = calculator().models[0]
 z_table = utils.AtomicNumberTable([int(z) for z in model.atomic_numbers])
@@ -112,16 +128,17 @@ def ethanol_box(molecule: Atoms, per_side: int) -> Atoms:
     return Atoms(numbers=numbers, positions=positions, cell=[SPACING * per_side] * 3, pbc=True)
 
 
-def measure(model: str, variant: str, mode: str, structures: Path, size: int, device: str) -> dict:
-    """One measurement in a fresh process: {'seconds': per call (md) or per structure (batch), 'peak_mb'}."""
-    out = WORK / f"{model}_{variant}_{mode}_{structures.stem}_{size}_{device}.json"
+def measure(model: str, mode: str, structures: Path, size: int, device: str) -> dict:
+    """One measurement in a fresh process: {'seconds': per call (md; adapters: per variant, the variants' calls
+    interleaved so that a change in the machine's load hits all alike) or per structure (batch), 'peak_mb'}."""
+    out = WORK / f"{model}_{mode}_{structures.stem}_{size}_{device}.json"
     if out.exists():
         return json.loads(out.read_text())
-    source = MEASURE.format(setup=OURS if model == "ours" else MACE)
+    source = MEASURE.replace("{setup}", OURS if model == "ours" else MACE)
     python, path = (
         (sys.executable, VS_MACE / "ours") if model == "ours" else (str(mace_python()), VS_MACE / "mace" / "mace.model")
     )
-    command = [python, "-c", source, str(path), mode, str(structures), str(out), device, str(size), variant]
+    command = [python, "-c", source, str(path), mode, str(structures), str(out), device, str(size)]
     result = subprocess.run(command, capture_output=True, text=True, cwd=WORK)
     if result.returncode != 0:
         return {"failed": result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "no output"}
@@ -151,17 +168,13 @@ def main() -> None:
         if not box.exists():
             write(box, ethanol_box(test[0], n), format="extxyz")
         atoms = 9 * n**3
-        sizes[atoms] = {m: measure(m, "base", "md", box, args.repeats, args.device) for m in ("ours", "mace")}
+        sizes[atoms] = {m: measure(m, "md", box, args.repeats, args.device) for m in ("ours", "mace")}
         print(atoms, sizes[atoms], flush=True)
-    batches = {
-        b: {m: measure(m, "base", "batch", frames, b, args.device) for m in ("ours", "mace")} for b in (1, 4, 16, 64)
-    }
+    batches = {b: {m: measure(m, "batch", frames, b, args.device) for m in ("ours", "mace")} for b in (1, 4, 16, 64)}
     adapter_box = WORK / "box5.xyz"
     if not adapter_box.exists():
         write(adapter_box, ethanol_box(test[0], 5), format="extxyz")
-    adapters = {
-        v: measure("ours", v, "md", adapter_box, args.repeats, args.device) for v in ("base", "unmerged", "merged")
-    }
+    adapters = measure("ours", "adapters", adapter_box, 2 * args.repeats, args.device)
     payload = {"machine": machine(), "device": args.device, "sizes": sizes, "batches": batches, "adapters": adapters}
     write_results(f"speed_vs_mace_{args.device}", payload, summarise(payload))
     print(summarise(payload))
@@ -188,8 +201,8 @@ def summarise(payload: dict) -> str:
         ratio = f"{mace['seconds'] / ours['seconds']:.2f}" if "seconds" in ours and "seconds" in mace else "-"
         rows.append([batch, _rate(ours, 1.0), _rate(mace, 1.0), ratio])
     batch_table = markdown_table(["batch", "ours structures/s", "MACE structures/s", "speed ours/MACE"], rows)
-    base = payload["adapters"]["base"]["seconds"]
-    rows = [[v, f"{r['seconds'] * 1000:.1f}", f"{r['seconds'] / base:.3f}"] for v, r in payload["adapters"].items()]
+    seconds = payload["adapters"]["seconds"]
+    rows = [[v, f"{t * 1000:.1f}", f"{t / seconds['base']:.3f}"] for v, t in seconds.items()]
     adapter_table = markdown_table(["ours, 1125 atoms", "ms per call", "time / base"], rows)
     return (
         f"Energy + forces through the ASE calculator, periodic ethanol boxes ({payload['device']}):\n\n{size_table}\n\n"
