@@ -9,8 +9,9 @@ Speed does not depend on the weights, so these stand for any model of the same s
   calculator (median of ``--repeats`` calls after a warm-up, atoms moved by 1e-3 A between calls so nothing is
   cached), as atom-steps per second, and the peak memory of the process (resident set on CPU, allocated on GPU).
 - Batch size: the 1000 ethanol test frames in batches of 1, 4, 16 and 64 (energy + forces), structures per second.
-- Adapters (ours only): the 1125-atom box with a LoRA adapter (rank 2) on every node-wise and radial layer, unmerged
-  and merged into the base weights, against the base model; one process, the three calls interleaved.
+- Variants of ours: the 1125-atom box with a LoRA adapter (rank 2) on every node-wise and radial layer, unmerged
+  and merged into the base weights, and the base model through ``torch.compile`` (``compile=True``; its one-off
+  compilation is not timed), against the base model; one process, the calls interleaved.
 
 Each measurement runs in a fresh process (peak memory is per measurement; MACE runs in its own virtual environment,
 as in rmd17_vs_mace). Results: benchmarks/results/speed_vs_mace_<device>.{json,md}.
@@ -55,7 +56,7 @@ if mode == 'md':
         times.append(time.perf_counter() - t)
     seconds = float(np.median(times))
 elif mode == 'adapters':
-    variants = ('base', 'unmerged', 'merged')
+    variants = ('base', 'unmerged', 'merged', 'compiled')
     copies = {v: frames[0].copy() for v in variants}
     for v in variants:
         copies[v].calc = calculator(v)
@@ -87,7 +88,7 @@ from scisft.potentials.add_element import AddElementOptions, element_plan
 from scisft.potentials.data import collate, to_graphs
 def with_adapter(variant):  # the base model, or with a random non-zero LoRA on every node-wise and radial layer
     model = load(model_path)
-    if variant != 'base':
+    if variant in ('unmerged', 'merged'):
         element_plan(model, 'O', AddElementOptions(strategy='lora', radial_rank=2)).apply(model, 'speed')
         torch.manual_seed(0)
         with torch.no_grad():
@@ -95,7 +96,8 @@ def with_adapter(variant):  # the base model, or with a random non-zero LoRA on 
                 p.normal_(0, 1e-2)
     return model
 def calculator(variant='base'):
-    return ScisftCalculator(with_adapter(variant), device=device, dtype='float32', merge_adapters=variant == 'merged')
+    return ScisftCalculator(with_adapter(variant), device=device, dtype='float32', merge_adapters=variant == 'merged',
+                            compile=variant == 'compiled')
 model = with_adapter('base')
 def energy_and_forces(frames):
     out = model.to(device)(collate(to_graphs(frames, model.config.cutoff)).to(device), forces=True)
@@ -206,7 +208,7 @@ def summarise(payload: dict) -> str:
     adapter_table = markdown_table(["ours, 1125 atoms", "ms per call", "time / base"], rows)
     return (
         f"Energy + forces through the ASE calculator, periodic ethanol boxes ({payload['device']}):\n\n{size_table}\n\n"
-        f"Batched, 1000 ethanol frames:\n\n{batch_table}\n\nAdapters:\n\n{adapter_table}\n\n"
+        f"Batched, 1000 ethanol frames:\n\n{batch_table}\n\nVariants of ours:\n\n{adapter_table}\n\n"
         f"Machine: {payload['machine']}"
     )
 

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.spatial.transform import Rotation
 
+from scisft.potentials import ScisftCalculator
 from tests.potentials.helpers import calc, ethanol, rattled_mo, tiny_model
 
 
@@ -105,3 +106,17 @@ def test_nve_md_conserves_total_energy():
     totals = np.array(totals)
     assert np.abs(totals - totals[0]).max() / len(atoms) < 2e-5
     assert atoms.get_kinetic_energy() > 0.01
+
+
+def test_compiled_calculator_matches_eager_as_the_neighbour_count_changes():
+    model = tiny_model(dtype=torch.float32)
+    eager = ScisftCalculator(model, dtype="float32")
+    compiled = ScisftCalculator(model, dtype="float32", compile=True)
+    for atoms in (ethanol(), rattled_mo(), rattled_mo() * (2, 1, 1)):  # a molecule, then two periodic sizes
+        reference = atoms.copy()
+        reference.calc = eager
+        atoms.calc = compiled
+        np.testing.assert_allclose(atoms.get_potential_energy(), reference.get_potential_energy(), rtol=1e-5)
+        np.testing.assert_allclose(atoms.get_forces(), reference.get_forces(), atol=1e-4)
+        if atoms.pbc.any():
+            np.testing.assert_allclose(atoms.get_stress(), reference.get_stress(), atol=1e-5)
