@@ -7,8 +7,8 @@ Adapters that can be merged into the base weights are merged for inference (no e
 stay as they are and cost only on the new element's atoms and edges.
 
 ``compile=True`` runs the model through ``torch.compile`` (dynamic shapes, so the changing neighbour count of MD
-does not recompile): the first call compiles (about a minute on a CPU, seconds with a warm cache), later calls
-were 1.4x faster on a 243-atom box on one CPU thread (benchmarks/speed_vs_mace.py measures it).
+does not recompile): the first call compiles (about a minute on a CPU, seconds with a warm cache); later calls
+took 0.64x the eager time on a 1125-atom box on one CPU thread (benchmarks/speed_vs_mace.py).
 """
 
 from __future__ import annotations
