@@ -42,6 +42,7 @@ from scisft.bio.sequences import read_fasta
 from scisft.bio.store import load
 from scisft.bio.tables import from_deepdta, from_gtopdb
 from scisft.bio.train import TransferOptions, anchor_override, predict, pretrain, transfer
+from scisft.checkpoint import CONFIG_FILE
 
 WORK = ROOT / "benchmarks" / "work" / "bio"
 METHODS = {
@@ -108,7 +109,7 @@ def species_gap(mouse: pd.DataFrame, human: pd.DataFrame, pairs: pd.DataFrame) -
 
 def base_model(human_train, sequences, drugs, name, epochs, seed):
     out = WORK / name
-    if not (out / "config.json").exists():
+    if not (out / CONFIG_FILE).exists():
         pretrain(human_train, sequences, out, AffinityConfig(), seed=seed, drugs=drugs, epochs=epochs)
     return out
 
@@ -170,7 +171,7 @@ def davis(drugs, epochs) -> dict:
     config = AffinityConfig(max_length=1200)
     train, test = table.iloc[train_idx].reset_index(drop=True), table.iloc[test_idx].reset_index(drop=True)
     out = WORK / "davis"
-    if (out / "config.json").exists():
+    if (out / CONFIG_FILE).exists():
         model = load(out)
     else:
         model, _ = pretrain(train, proteins, out, config, drugs=drugs, epochs=epochs)

@@ -55,7 +55,7 @@ if mode == 'md':
         if device == 'cuda': torch.cuda.synchronize()
         times.append(time.perf_counter() - t)
     seconds = float(np.median(times))
-elif mode == 'adapters':
+elif mode == 'variants':
     variants = ('base', 'unmerged', 'merged', 'compiled')
     copies = {v: frames[0].copy() for v in variants}
     for v in variants:
@@ -86,7 +86,7 @@ from scisft import adapter_parameters
 from scisft.potentials import ScisftCalculator, load
 from scisft.potentials.add_element import AddElementOptions, element_plan
 from scisft.potentials.data import collate, to_graphs
-def with_adapter(variant):  # the base model, or with a random non-zero LoRA on every node-wise and radial layer
+def variant_model(variant):  # the base model, or with a random non-zero LoRA on every node-wise and radial layer
     model = load(model_path)
     if variant in ('unmerged', 'merged'):
         element_plan(model, 'O', AddElementOptions(strategy='lora', radial_rank=2)).apply(model, 'speed')
@@ -96,9 +96,9 @@ def with_adapter(variant):  # the base model, or with a random non-zero LoRA on 
                 p.normal_(0, 1e-2)
     return model
 def calculator(variant='base'):
-    return ScisftCalculator(with_adapter(variant), device=device, dtype='float32', merge_adapters=variant == 'merged',
+    return ScisftCalculator(variant_model(variant), device=device, dtype='float32', merge_adapters=variant == 'merged',
                             compile=variant == 'compiled')
-model = with_adapter('base')
+model = variant_model('base')
 def energy_and_forces(frames):
     out = model.to(device)(collate(to_graphs(frames, model.config.cutoff)).to(device), forces=True)
     return out['energy'], out['forces']
@@ -130,8 +130,16 @@ def ethanol_box(molecule: Atoms, per_side: int) -> Atoms:
     return Atoms(numbers=numbers, positions=positions, cell=[SPACING * per_side] * 3, pbc=True)
 
 
+def box_file(molecule: Atoms, per_side: int) -> Path:
+    """The extxyz file of ``ethanol_box(molecule, per_side)``, written once."""
+    path = WORK / f"box{per_side}.xyz"
+    if not path.exists():
+        write(path, ethanol_box(molecule, per_side), format="extxyz")
+    return path
+
+
 def measure(model: str, mode: str, structures: Path, size: int, device: str) -> dict:
-    """One measurement in a fresh process: {'seconds': per call (md; adapters: per variant, the variants' calls
+    """One measurement in a fresh process: {'seconds': per call (md; variants: per variant, the variants' calls
     interleaved so that a change in the machine's load hits all alike) or per structure (batch), 'peak_mb'}."""
     out = WORK / f"{model}_{mode}_{structures.stem}_{size}_{device}.json"
     if out.exists():
@@ -166,20 +174,20 @@ def main() -> None:
 
     sizes = {}
     for n in args.molecules_per_side:
-        box = WORK / f"box{n}.xyz"
-        if not box.exists():
-            write(box, ethanol_box(test[0], n), format="extxyz")
+        box = box_file(test[0], n)
         atoms = 9 * n**3
         sizes[atoms] = {m: measure(m, "md", box, args.repeats, args.device) for m in ("ours", "mace")}
         print(atoms, sizes[atoms], flush=True)
     batches = {b: {m: measure(m, "batch", frames, b, args.device) for m in ("ours", "mace")} for b in (1, 4, 16, 64)}
-    adapter_box = WORK / "box5.xyz"
-    if not adapter_box.exists():
-        write(adapter_box, ethanol_box(test[0], 5), format="extxyz")
-    adapters = measure("ours", "adapters", adapter_box, 2 * args.repeats, args.device)
-    payload = {"machine": machine(), "device": args.device, "sizes": sizes, "batches": batches, "adapters": adapters}
+    variants = measure("ours", "variants", box_file(test[0], 5), 2 * args.repeats, args.device)
+    payload = {"machine": machine(), "device": args.device, "sizes": sizes, "batches": batches, "variants": variants}
     write_results(f"speed_vs_mace_{args.device}", payload, summarise(payload))
     print(summarise(payload))
+
+
+def _speed_ratio(ours: dict, mace: dict) -> str:
+    """MACE's time over ours (> 1: ours faster), or '-' when either measurement failed."""
+    return f"{mace['seconds'] / ours['seconds']:.2f}" if "seconds" in ours and "seconds" in mace else "-"
 
 
 def _rate(result: dict, per: float) -> str:
@@ -191,7 +199,7 @@ def summarise(payload: dict) -> str:
     rows = []
     for atoms, per_model in payload["sizes"].items():
         ours, mace = per_model["ours"], per_model["mace"]
-        ratio = f"{mace['seconds'] / ours['seconds']:.2f}" if "seconds" in ours and "seconds" in mace else "-"
+        ratio = _speed_ratio(ours, mace)
         memory = " / ".join(f"{r['peak_mb']:.0f}" if "peak_mb" in r else "-" for r in (ours, mace))
         rows.append([atoms, _rate(ours, float(atoms)), _rate(mace, float(atoms)), ratio, memory])
     size_table = markdown_table(
@@ -200,15 +208,15 @@ def summarise(payload: dict) -> str:
     rows = []
     for batch, per_model in payload["batches"].items():
         ours, mace = per_model["ours"], per_model["mace"]
-        ratio = f"{mace['seconds'] / ours['seconds']:.2f}" if "seconds" in ours and "seconds" in mace else "-"
+        ratio = _speed_ratio(ours, mace)
         rows.append([batch, _rate(ours, 1.0), _rate(mace, 1.0), ratio])
     batch_table = markdown_table(["batch", "ours structures/s", "MACE structures/s", "speed ours/MACE"], rows)
-    seconds = payload["adapters"]["seconds"]
+    seconds = payload["variants"]["seconds"]
     rows = [[v, f"{t * 1000:.1f}", f"{t / seconds['base']:.3f}"] for v, t in seconds.items()]
-    adapter_table = markdown_table(["ours, 1125 atoms", "ms per call", "time / base"], rows)
+    variant_table = markdown_table(["ours, 1125 atoms", "ms per call", "time / base"], rows)
     return (
         f"Energy + forces through the ASE calculator, periodic ethanol boxes ({payload['device']}):\n\n{size_table}\n\n"
-        f"Batched, 1000 ethanol frames:\n\n{batch_table}\n\nVariants of ours:\n\n{adapter_table}\n\n"
+        f"Batched, 1000 ethanol frames:\n\n{batch_table}\n\nVariants of ours:\n\n{variant_table}\n\n"
         f"Machine: {payload['machine']}"
     )
 
