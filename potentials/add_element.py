@@ -7,9 +7,10 @@ evaluate; train with the chosen strategy; evaluate again; write the result and a
 
 Strategies:
 - ``gated`` (default): element-gated adapters -- equivariant low-rank updates of node-wise ``o3.Linear`` layers
-  acting only on atoms of the new element and their neighbours (``node_gate="near"``; ``"atoms"``: the element's
-  atoms alone), LoRA on the radial MLPs acting only on edges that touch one, plus the element's embedding row and
-  E0 (which layers, and the ranks, are options). A structure without the new element never reaches an adapter, so
+  acting only on atoms of the new element and their neighbours (``node_gate="near"``, weighted by a smooth
+  function of the distance to the nearest new atoms; ``"atoms"``: the element's atoms alone), LoRA on the radial
+  MLPs acting on edges near one (``edge_gate="near"``, the same smooth weights; ``"touch"``: only edges that touch
+  one), plus the element's embedding row and E0 (which layers, and the ranks, are options). A structure without the new element never reaches an adapter, so
   its energies, forces and stress are bit-identical to the base model's: zero forgetting by construction.
   Letting the neighbours adapt too (a C bonded to O is not a C in a hydrocarbon) cut the new-element force error
   by about 10% on rMD17 at the same parameter count, with forgetting still zero.
@@ -61,6 +62,7 @@ class AddElementOptions:
     node_layers: tuple[str, ...] = ("linear_out", "self_connection")
     radial_layers: tuple[str, ...] = ("radial.4",)
     node_gate: str = "near"
+    edge_gate: str = "near"
     ewc: float = 0.0
     ewc_decay: float = 1.0
     replay_ratio: float = 0.5
@@ -76,6 +78,8 @@ class AddElementOptions:
             raise ConfigError("adapter ranks must be >= 1")
         if self.node_gate not in ("atoms", "near"):
             raise ConfigError(f"node_gate must be 'atoms' or 'near', got {self.node_gate!r}")
+        if self.edge_gate not in ("touch", "near"):
+            raise ConfigError(f"edge_gate must be 'touch' or 'near', got {self.edge_gate!r}")
 
 
 DEFAULT_TRAINING = {"epochs": 60, "batch_size": 8, "patience": 20, "warmup_steps": 10, "ema_decay": 0.99}
@@ -90,7 +94,8 @@ def adapter_name(symbol: str) -> str:
 def element_plan(model: Potential, symbol: str, options: AddElementOptions) -> Plan:
     """The plan for ``gated`` (masked by element) or ``lora`` (shared) adaptation."""
     gated = options.strategy == "gated"
-    atoms, edges = (f"{options.node_gate}_{symbol}", f"edges_{symbol}") if gated else (None, None)
+    edge_mask = {"touch": "edges", "near": "near_edges"}[options.edge_gate]
+    atoms, edges = (f"{options.node_gate}_{symbol}", f"{edge_mask}_{symbol}") if gated else (None, None)
     node = EquivariantLoRAConfig(rank=options.rank, mask_key=atoms)
     edge = LoRAConfig(rank=options.radial_rank, mask_key=edges)
     rules = [Rule(f"layers.*.{name}", node) for name in options.node_layers]

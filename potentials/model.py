@@ -13,9 +13,9 @@ lets adapters sit on the node-wise ``o3.Linear`` layers and on the radial MLPs.
 
 Elements are a continuous space: ``embedding(Z) = descriptor_map(descriptor(Z)) + residual[Z]``, with descriptors
 from ``scisft.potentials.elements``. An element added later gets a new residual row and E0 entry (owned by its
-adapter), starts at ``descriptor_map(descriptor(Z))`` and, for gated adapters, gets masks in the adapter context:
-``atoms_<Symbol>`` (its atoms), ``near_<Symbol>`` (its atoms and their neighbours) and ``edges_<Symbol>`` (edges
-that touch one).
+adapter), starts at ``descriptor_map(descriptor(Z))`` and, for gated adapters, gets masks in the adapter context
+(``Potential.element_masks``): its atoms, the edges that touch one, and smooth weights of the atoms and edges near
+one.
 """
 
 from __future__ import annotations
@@ -214,16 +214,34 @@ class Potential(nn.Module):
         present, index = torch.unique(types, return_inverse=True)
         return self.descriptor_map(self.descriptors[present])[index] + self.residual(types)
 
-    def element_masks(self, types: torch.Tensor, edge_index: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Adapter-context masks for elements added by adapters: atoms_<X> (N,) its atoms, near_<X> (N,) its atoms
-        and their neighbours, edges_<X> (E,) edges touching one. All are empty in a structure without X."""
+    def element_masks(self, types: torch.Tensor, edge_index: torch.Tensor, length: torch.Tensor) -> dict:
+        """Adapter-context masks for the elements added by adapters; for element X:
+
+        - ``atoms_<X>`` (N,) bool: its atoms; ``edges_<X>`` (E,) bool: edges that touch one;
+        - ``near_<X>`` (N,) weight: 1 on its atoms, ``1 - prod_j (1 - u(r_ij))`` over its atoms j within the cutoff
+          on the others (u: the radial envelope, 1 at r = 0 and 0 with two derivatives at the cutoff), so the weight
+          fades smoothly and energies stay continuous as atoms enter or leave an X atom's cutoff sphere;
+        - ``near_edges_<X>`` (E,) weight: ``1 - (1 - w_i)(1 - w_j)`` of the near weights of the edge's two ends.
+
+        All are zero in a structure without X, so adapters gated by them never run there.
+        """
+        centre, neighbour = edge_index
+        # clamped below 1 so log1p stays finite for (unphysically) short edges
+        log_far_edge = torch.log1p(-self.radial_basis.envelope(length).clamp(max=1.0 - 1e-6))
         masks = {}
         for offset, (symbol, _) in enumerate(self.added):
             atoms = types == len(self.base_elements) + offset
-            edges = atoms[edge_index[0]] | atoms[edge_index[1]]
-            near = atoms.clone()
-            near[edge_index[0][edges]] = True
-            masks.update({f"atoms_{symbol}": atoms, f"near_{symbol}": near, f"edges_{symbol}": edges})
+            to_x = torch.where(atoms[neighbour], log_far_edge, torch.zeros_like(log_far_edge))
+            log_far = scatter(to_x, centre, dim=0, dim_size=len(types), reduce="sum")
+            near = torch.where(atoms, torch.ones_like(log_far), -torch.expm1(log_far))
+            masks.update(
+                {
+                    f"atoms_{symbol}": atoms,
+                    f"edges_{symbol}": atoms[centre] | atoms[neighbour],
+                    f"near_{symbol}": near,
+                    f"near_edges_{symbol}": 1 - (1 - near[centre]) * (1 - near[neighbour]),
+                }
+            )
         return masks
 
     # -- evaluation -------------------------------------------------------------------------------------------
@@ -256,7 +274,7 @@ class Potential(nn.Module):
         length = vec.norm(dim=1)
         sh = self.spherical_harmonics(vec)
         basis = self.radial_basis(length)
-        with adapter_context(**self.element_masks(types, data.edge_index)):
+        with adapter_context(**self.element_masks(types, data.edge_index, length)):
             h = self.embedding(types)
             for layer in self.layers:
                 h = layer(h, sh, basis, data.edge_index)

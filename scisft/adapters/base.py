@@ -266,10 +266,12 @@ def config_from_dict(method: str, values: dict[str, Any]) -> Any:
 
 
 def add_on_rows(output: torch.Tensor, x: torch.Tensor, delta, mask_key: str | None, who: str) -> torch.Tensor:
-    """``output + delta(x)``, or, with ``mask_key``, only on the rows the context's boolean mask selects.
+    """``output + delta(x)``, or, with ``mask_key``, only on the rows the context's mask selects.
 
-    Rows the mask leaves out are returned untouched (bit for bit), and ``delta`` never sees them; a mask with
-    no row selected returns ``output`` itself. The mask has the shape of ``output`` without its last dimension.
+    A boolean mask selects rows; a floating-point mask weighs them (``output + w * delta(x)`` on rows with
+    ``w > 0``), which lets a gate fade smoothly, e.g. with distance. Rows the mask leaves out (False or 0) are
+    returned untouched (bit for bit), and ``delta`` never sees them; a mask with no row selected returns ``output``
+    itself. The mask has the shape of ``output`` without its last dimension.
     """
     if mask_key is None:
         return output + delta(x)
@@ -279,9 +281,12 @@ def add_on_rows(output: torch.Tensor, x: torch.Tensor, delta, mask_key: str | No
             f"{who}: mask '{mask_key}' has shape {tuple(mask.shape)}, expected {tuple(output.shape[:-1])} "
             "(one entry per row of the adapted module's output)"
         )
-    rows = mask.reshape(-1).nonzero().squeeze(1)
+    flat_mask = mask.reshape(-1)
+    rows = flat_mask.nonzero().squeeze(1)
     if rows.numel() == 0:
         return output
     flat_out = output.reshape(-1, output.shape[-1])
-    flat_x = x.reshape(-1, x.shape[-1])
-    return flat_out.index_add(0, rows, delta(flat_x[rows])).reshape(output.shape)
+    change = delta(x.reshape(-1, x.shape[-1])[rows])
+    if flat_mask.is_floating_point():
+        change = flat_mask[rows].unsqueeze(-1).to(change.dtype) * change
+    return flat_out.index_add(0, rows, change).reshape(output.shape)

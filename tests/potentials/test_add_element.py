@@ -93,6 +93,32 @@ def test_equivariance_holds_after_adaptation():
     np.testing.assert_allclose(out["forces"].numpy(), ref["forces"].numpy() @ Q.T, atol=1e-9)
 
 
+def test_gated_energy_stays_smooth_as_an_atom_crosses_the_new_elements_cutoff():
+    """The neighbours' adapters fade with distance: no jump in energy, and forces stay -dE/dr, where a methane's C
+    leaves the cutoff sphere of a water's O (a yes/no neighbour gate would jump by the whole adapter update there)."""
+    model = tiny_model(elements=("H", "C"))
+    add_gated(model, "O")
+    cutoff = model.config.cutoff
+
+    def system(d):
+        water, methane = molecule("H2O"), molecule("CH4")
+        water.translate(-water.positions[0])  # O at the origin
+        methane.translate([d, 0.0, 0.0])  # its C at distance d from the O
+        return water + methane
+
+    def energy_and_pull(d):
+        out = predictions(model, [system(d)])
+        return float(out["energy"][0]), float(out["forces"][3:, 0].sum())  # x-force on the whole methane
+
+    (below, pull_below), (above, pull_above) = energy_and_pull(cutoff - 1e-4), energy_and_pull(cutoff + 1e-4)
+    assert abs((above - below) + 1e-4 * (pull_below + pull_above)) < 1e-7  # the change is the work, no jump
+    h, d = 1e-4, cutoff - 0.02
+    slope = (energy_and_pull(d + h)[0] - energy_and_pull(d - h)[0]) / (2 * h)
+    pull = energy_and_pull(d)[1]
+    assert abs(pull) > 1e-4  # the adapter does act at this distance
+    assert abs(slope + pull) < 1e-6 * max(1.0, abs(pull))
+
+
 def test_adapters_stack_and_the_first_is_preserved(tmp_path):
     base = tiny_model(elements=("H", "C"))
     save_potential(base, tmp_path / "base")
