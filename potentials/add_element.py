@@ -10,8 +10,9 @@ Strategies:
   acting only on atoms of the new element and their neighbours (``node_gate="near"``, weighted by a smooth
   function of the distance to the nearest new atoms; ``"atoms"``: the element's atoms alone), LoRA on the radial
   MLPs acting on edges near one (``edge_gate="near"``, the same smooth weights; ``"touch"``: only edges that touch
-  one), plus the element's embedding row and E0 (which layers, and the ranks, are options). A structure without the new element never reaches an adapter, so
-  its energies, forces and stress are bit-identical to the base model's: zero forgetting by construction.
+  one), plus the element's embedding row and E0 (which layers, and the ranks, are options). A structure without
+  the new element never reaches an adapter, so its energies, forces and stress are bit-identical to the base
+  model's: zero forgetting by construction.
   Letting the neighbours adapt too (a C bonded to O is not a C in a hydrocarbon) cut the new-element force error
   by about 10% on rMD17 at the same parameter count, with forgetting still zero.
 - ``lora``: equivariant LoRA / LoRA on the same layers for every atom and edge (shared weights change), controlled
