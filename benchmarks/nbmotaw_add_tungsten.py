@@ -6,13 +6,18 @@ and the MoTa, NbMo and NbTa special quasirandom structures (every 3rd); validati
 remaining AIMD frames. Forgetting: Mo_Test, Nb_Test, Ta_Test, MoTa_Test, NbMo_Test and NbTa_Test (published tests).
 New element: W_AIMD, W_Elastic, W_Surface and the MoW/NbW/TaW structures. The published W test files are not in
 the shared copy, so 20% of these structures (random, seed 0) are held out as the W test set; N frames for training
-are drawn from the rest. Strategies: gated, lora + replay, full fine-tuning, scratch (fresh model on the base
-training data + the N frames). Model: 32 channels, l_max 2, 3 layers, cutoff 5 A. Subsampling keeps one run to
-minutes on 2 CPU cores; the script says how many structures each set had.
+are drawn from the rest. Strategies: gated, lora + replay, full fine-tuning, scratch (fresh model on the replay
+frames -- every 5th base training frame -- and the N frames). Model: 32 channels, l_max 2, 3 layers, cutoff 5 A;
+the script says how many structures each set had.
 
-    python -m benchmarks.nbmotaw_add_tungsten [--quick]
+    python -m benchmarks.nbmotaw_add_tungsten [--profile full|reduced|quick]
 
-Results: benchmarks/results/nbmotaw_add_tungsten.{json,md}; runs in benchmarks/work/nbmotaw (resumable).
+Profiles (PROFILES below): ``full``: base 40 epochs, N = 50, 200 and 800 W frames, three seeds, 40 epochs per
+addition (many hours on 2 CPU cores); ``reduced``: base 20 epochs, N = 50 and 200, seed 0, 30 epochs (about
+1.5 hours on one core); ``quick``: a smoke test whose numbers mean nothing.
+
+Results: benchmarks/results/nbmotaw_add_tungsten[_<profile>].{json,md}; runs in benchmarks/work/nbmotaw[_<profile>]
+(resumable: a run with a report is not run again).
 """
 
 from __future__ import annotations
@@ -41,6 +46,11 @@ STRATEGIES = {
     "scratch": {"strategy": "scratch", "replay": True},
 }
 BASE_SETS = {"AIMD": 4, "Elastic": 1, "Surface": 1}
+PROFILES = {
+    "full": {"sizes": [50, 200, 800], "seeds": [0, 1, 2], "base_epochs": 40, "epochs": 40},
+    "reduced": {"sizes": [50, 200], "seeds": [0], "base_epochs": 20, "epochs": 30},
+    "quick": {"sizes": [100], "seeds": [0], "base_epochs": 2, "epochs": 3},
+}
 
 
 def structures(name: str):
@@ -99,13 +109,13 @@ def prepare(sizes, seed: int = 0) -> tuple[dict[str, Path], dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--profile", choices=list(PROFILES), default="full")
     args = parser.parse_args()
+    profile = PROFILES[args.profile]
+    suffix = "" if args.profile == "full" else f"_{args.profile}"
     global WORK
-    if args.quick:
-        WORK = WORK.with_name("nbmotaw_quick")
-    sizes, seeds = ([100], [0]) if args.quick else ([100, 400], [0, 1])
-    base_epochs, epochs = (2, 3) if args.quick else (40, 40)
+    WORK = WORK.with_name(WORK.name + suffix)
+    sizes, seeds, base_epochs, epochs = profile["sizes"], profile["seeds"], profile["base_epochs"], profile["epochs"]
     start = time.perf_counter()
     files, counts = prepare(sizes)
     base = WORK / "base"
@@ -147,7 +157,13 @@ def main() -> None:
                     f"stress MAE {test.get('stress_mae_gpa', float('nan')):.3f} GPa",
                     flush=True,
                 )
-    payload = {"machine": machine(), "counts": counts, "results": results, "wall_time_s": time.perf_counter() - start}
+    payload = {
+        "machine": machine(),
+        "profile": {"name": args.profile, **profile},
+        "counts": counts,
+        "results": results,
+        "wall_time_s": time.perf_counter() - start,
+    }
     rows = []
     for n in sizes:
         for strategy in STRATEGIES:
@@ -168,6 +184,8 @@ def main() -> None:
                     f"{np.mean(forget):+.2f}",
                     "yes" if ident else "no",
                     f"{100 * runs[0]['report']['trainable']['fraction_of_base']:.1f}%",
+                    f"{100 * runs[0]['report']['file_fraction_of_base']:.1f}%",
+                    f"{np.mean([r['report']['wall_time_s'] for r in runs]) / 60:.1f}",
                 ]
             )
     table = markdown_table(
@@ -181,11 +199,13 @@ def main() -> None:
             "Mo/Nb/Ta F MAE change meV/Å",
             "old bit-identical",
             "trainable",
+            "file size",
+            "min",
         ],
         rows,
     )
-    md = f"{table}\n\nData: {counts}\n\nMachine: {payload['machine']}"
-    write_results("nbmotaw_add_tungsten" + ("_quick" if args.quick else ""), payload, md)
+    md = f"{table}\n\nProfile: {payload['profile']}\n\nData: {counts}\n\nMachine: {payload['machine']}"
+    write_results("nbmotaw_add_tungsten" + suffix, payload, md)
     print(md)
 
 

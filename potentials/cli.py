@@ -55,8 +55,11 @@ def register(subparsers) -> None:
     add.add_argument("--validation", nargs="+", help="validation files (default: hold out 10%% of --data)")
     add.add_argument("--old-validation", nargs="+", help="old-chemistry files to measure forgetting on")
     add.add_argument("--init-from", help="start the new element's embedding at this element's (default: descriptor)")
-    add.add_argument("--rank", type=int, default=2, help="adapter rank of the node-wise layers")
-    add.add_argument("--radial-rank", type=int, default=4, help="adapter rank of the radial (edge) layers")
+    defaults = AddElementOptions()
+    add.add_argument("--rank", type=int, default=defaults.rank, help="adapter rank of the node-wise layers")
+    add.add_argument(
+        "--radial-rank", type=int, default=defaults.radial_rank, help="adapter rank of the radial (edge) layers"
+    )
     add.add_argument("--config", help="YAML with sections training and loss")
     add.add_argument("--epochs", type=int)
     add.add_argument("--seed", type=int, default=0)
