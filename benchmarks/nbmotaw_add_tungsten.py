@@ -13,7 +13,7 @@ the script says how many structures each set had.
     python -m benchmarks.nbmotaw_add_tungsten [--profile full|reduced|quick]
 
 Profiles (PROFILES below): ``full``: base 40 epochs, N = 50, 200 and 800 W frames, three seeds, 40 epochs per
-addition (many hours on 2 CPU cores); ``reduced``: base 20 epochs, N = 50 and 200, seed 0, 30 epochs (about
+addition (many hours on 2 CPU cores); ``reduced``: base 12 epochs, N = 50 and 200, seed 0, 20 epochs (about
 1.5 hours on one core); ``quick``: a smoke test whose numbers mean nothing.
 
 Results: benchmarks/results/nbmotaw_add_tungsten[_<profile>].{json,md}; runs in benchmarks/work/nbmotaw[_<profile>]
@@ -48,7 +48,7 @@ STRATEGIES = {
 BASE_SETS = {"AIMD": 4, "Elastic": 1, "Surface": 1}
 PROFILES = {
     "full": {"sizes": [50, 200, 800], "seeds": [0, 1, 2], "base_epochs": 40, "epochs": 40},
-    "reduced": {"sizes": [50, 200], "seeds": [0], "base_epochs": 20, "epochs": 30},
+    "reduced": {"sizes": [50, 200], "seeds": [0], "base_epochs": 12, "epochs": 20},
     "quick": {"sizes": [100], "seeds": [0], "base_epochs": 2, "epochs": 3},
 }
 
