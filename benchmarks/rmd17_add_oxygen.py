@@ -138,7 +138,7 @@ def test_errors(base: Path, strategy: str, n: int, seed: int, files) -> dict:
 
 def md_checks(base: Path, strategy: str, seed: int, picoseconds: float) -> dict:
     out = WORK / "runs" / f"{strategy}_n200_s{seed}"
-    cache = out / "md.json"
+    cache = out / f"md_{picoseconds:g}ps.json"
     if cache.exists():
         return json.loads(cache.read_text())
     model_dir, adapter = (out, None) if strategy in ("full", "scratch") else (base, out)
