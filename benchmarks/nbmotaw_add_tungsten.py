@@ -16,8 +16,8 @@ Profiles (PROFILES below): ``full``: base 40 epochs, N = 50, 200 and 800 W frame
 addition (many hours on 2 CPU cores); ``reduced``: base 12 epochs, N = 50 and 200, seed 0, 20 epochs (about
 1.5 hours on one core); ``quick``: a smoke test whose numbers mean nothing.
 
-Results: benchmarks/results/nbmotaw_add_tungsten[_<profile>].{json,md}; runs in benchmarks/work/nbmotaw[_<profile>]
-(resumable: a run with a report is not run again).
+Results: benchmarks/results/nbmotaw_add_tungsten[_<profile>].{json,md,png} (the PNG: learning curves); runs in
+benchmarks/work/nbmotaw[_<profile>] (resumable: a run with a report is not run again).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ import numpy as np
 from ase.io import write
 
 from benchmarks.common import ROOT, SHARED, machine, markdown_table, require, write_results
+from benchmarks.plots import learning_curves
 from scisft.potentials import read_structures
 from scisft.potentials.add_element import AddElementOptions, add_element
 from scisft.potentials.cli import evaluate_files
@@ -107,6 +108,15 @@ def prepare(sizes, seed: int = 0) -> tuple[dict[str, Path], dict]:
     return files, counts
 
 
+def w_test_errors(base: Path, out: Path, strategy: str, w_test: Path) -> dict:
+    """Errors on the held-out W structures (cached beside the run)."""
+    cache = out / "test.json"
+    if not cache.exists():
+        model = load(out) if strategy in ("full", "scratch") else load(base, out)
+        cache.write_text(json.dumps(evaluate_files(model, [w_test])[str(w_test)]))
+    return json.loads(cache.read_text())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--profile", choices=list(PROFILES), default="full")
@@ -149,9 +159,8 @@ def main() -> None:
                         seed=seed,
                     )
                 report = json.loads((out / "report.json").read_text())
-                model = load(out) if strategy in ("full", "scratch") else load(base, out)
-                test = evaluate_files(model, [files["w_test"]])[str(files["w_test"])]
-                results.append({"strategy": strategy, "n": n, "seed": seed, "test_w": test, "report": report})
+                test = w_test_errors(base, out, strategy, files["w_test"])
+                results.append({"strategy": strategy, "n": n, "seed": seed, "test_new": test, "report": report})
                 print(
                     f"{strategy:12s} N={n} seed={seed}: W test F MAE {test['force_mae_mev_per_A']:.1f} meV/A, "
                     f"stress MAE {test.get('stress_mae_gpa', float('nan')):.3f} GPa",
@@ -168,9 +177,9 @@ def main() -> None:
     for n in sizes:
         for strategy in STRATEGIES:
             runs = [r for r in results if r["strategy"] == strategy and r["n"] == n]
-            f = [r["test_w"]["force_mae_mev_per_A"] for r in runs]
-            e = [r["test_w"]["energy_mae_mev_per_atom"] for r in runs]
-            s = [r["test_w"].get("stress_mae_gpa", float("nan")) for r in runs]
+            f = [r["test_new"]["force_mae_mev_per_A"] for r in runs]
+            e = [r["test_new"]["energy_mae_mev_per_atom"] for r in runs]
+            s = [r["test_new"].get("stress_mae_gpa", float("nan")) for r in runs]
             forget = [r["report"]["forgetting"]["force_mae_change_mev_per_A"] for r in runs]
             ident = all(r["report"]["forgetting"]["bit_identical"] for r in runs)
             rows.append(
@@ -206,6 +215,7 @@ def main() -> None:
     )
     md = f"{table}\n\nProfile: {payload['profile']}\n\nData: {counts}\n\nMachine: {payload['machine']}"
     write_results("nbmotaw_add_tungsten" + suffix, payload, md)
+    learning_curves(payload, ROOT / "benchmarks" / "results" / f"nbmotaw_add_tungsten{suffix}.png")
     print(md)
 
 

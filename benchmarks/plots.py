@@ -12,7 +12,8 @@ import numpy as np  # noqa: E402
 
 
 def learning_curves(payload: dict, path: Path) -> None:
-    """New-element force MAE vs number of new frames, one line per strategy (mean and spread over seeds)."""
+    """New-element test force MAE (``test_new``) and old-chemistry force MAE change vs the number of new frames, one
+    line per strategy (mean and spread over seeds)."""
     fig, (ax_new, ax_old) = plt.subplots(1, 2, figsize=(10, 4))
     strategies = sorted({r["strategy"] for r in payload["results"]}, key=lambda s: s != "gated")
     for strategy in strategies:
