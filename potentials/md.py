@@ -30,6 +30,18 @@ def bonds(atoms: Atoms) -> set[tuple[int, int]]:
     return set(zip(i.tolist(), j.tolist()))
 
 
+def bond_changes(atoms: Atoms, start: set[tuple[int, int]]) -> dict[str, list[str]]:
+    """Bonds formed and broken since ``start``, as 'H3-O7 0.98 A' (symbol, index, distance in Angstrom)."""
+
+    def label(pair):
+        i, j = pair
+        s = atoms.get_chemical_symbols()
+        return f"{s[i]}{i}-{s[j]}{j} {atoms.get_distance(i, j, mic=bool(atoms.pbc.any())):.2f} A"
+
+    now = bonds(atoms)
+    return {"formed": [label(p) for p in sorted(now - start)], "broken": [label(p) for p in sorted(start - now)]}
+
+
 def stability_run(
     model_dir: str | os.PathLike,
     atoms: Atoms,
@@ -41,7 +53,8 @@ def stability_run(
     friction_per_fs: float = 0.01,
     seed: int = 0,
 ) -> dict:
-    """Run the stability test; returns time survived (ps), bonds intact, max temperature (K), NVE drift."""
+    """Run the stability test; returns time survived (ps), bonds intact, max temperature (K), NVE drift
+    (meV/atom/ps), and, when bonds changed, which (``bond_changes``)."""
     atoms = atoms.copy()
     atoms.info.pop("source", None)  # errors during MD are about the simulated geometry, not a file record
     atoms.calc = ScisftCalculator(model_dir, adapter=adapter, dtype="float64")
@@ -57,7 +70,7 @@ def stability_run(
         fixcm=False,  # a molecule in vacuum: centre-of-mass drift is harmless, and fixcm=True is deprecated in ASE
     )
     steps = int(round(picoseconds * 1000 / timestep_fs))
-    done, intact, max_t, exploded = 0, True, 0.0, False
+    done, intact, max_t, exploded, changes = 0, True, 0.0, False, None
     try:
         while done < steps:
             dyn.run(min(CHECK_EVERY, steps - done))
@@ -65,6 +78,7 @@ def stability_run(
             max_t = max(max_t, atoms.get_temperature())
             if bonds(atoms) != start_bonds:
                 intact = False
+                changes = bond_changes(atoms, start_bonds)
                 break
     except DataError:  # atoms ran into each other: the neighbour check refuses the geometry
         exploded, intact = True, False
@@ -75,6 +89,8 @@ def stability_run(
         "max_temperature_K": float(max_t),
         "nve_drift_mev_per_atom_per_ps": float("nan"),
     }
+    if changes is not None:
+        result["bond_changes"] = changes
     if intact:
         nve = VelocityVerlet(atoms, timestep_fs * units.fs)
         energies = []
@@ -85,6 +101,8 @@ def stability_run(
             result.update(exploded=True, bonds_intact=False)
             return result
         result["bonds_intact"] = bonds(atoms) == start_bonds
+        if not result["bonds_intact"]:
+            result["bond_changes"] = bond_changes(atoms, start_bonds)
         times = np.arange(len(energies)) * 10 * timestep_fs / 1000
         slope = np.polyfit(times, np.array(energies), 1)[0] if len(energies) > 2 else float("nan")
         result["nve_drift_mev_per_atom_per_ps"] = float(abs(slope) / len(atoms) * 1000)
