@@ -20,6 +20,13 @@ from benchmarks import rmd17_add_oxygen as add_oxygen
 from benchmarks.common import machine, markdown_table, write_results
 
 
+def changes(result: dict) -> str:
+    found = result.get("bond_changes")
+    if not found:
+        return "-" if result["bonds_intact"] else "(not recorded)"
+    return "; ".join([f"+{b}" for b in found["formed"]] + [f"-{b}" for b in found["broken"]])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--profile", choices=list(add_oxygen.PROFILES), default="reduced")
@@ -47,12 +54,21 @@ def main() -> None:
             "yes" if r["bonds_intact"] else "NO",
             f"{r['max_temperature_K']:.0f}",
             f"{r['nve_drift_mev_per_atom_per_ps']:.3f}",
+            changes(r),
         ]
         for strategy, per_molecule in md.items()
         for molecule, r in per_molecule.items()
     ]
     table = markdown_table(
-        ["strategy (N=200)", "molecule", "ps survived at 500 K", "bonds intact", "max T K", "NVE drift meV/atom/ps"],
+        [
+            "strategy (N=200)",
+            "molecule",
+            "ps survived at 500 K",
+            "bonds intact",
+            "max T K",
+            "NVE drift meV/atom/ps",
+            "bonds formed / broken",
+        ],
         rows,
     )
     payload = {"machine": machine(), "profile": args.profile, "picoseconds": args.ps, "md": md}
