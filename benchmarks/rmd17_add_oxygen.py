@@ -12,8 +12,8 @@ with each adapted model (N = 200, seed 0), then 1 ps NVE for the energy drift.
     python -m benchmarks.rmd17_add_oxygen [--profile quick|reduced|full]
 
 Profiles (PROFILES below): ``full`` is the benchmark as specified (production-size base, 500 frames per C/H/N
-molecule, N = 50/200/1000, three seeds, 10 ps MD); ``reduced`` fits 2 CPU cores and about an hour (32-channel
-base on 250 frames per molecule, N = 200, seed 0, 1 ps MD, EWC at one strength); ``quick`` is a smoke test whose
+molecule, N = 50/200/1000, three seeds, 10 ps MD); ``reduced`` takes about three hours on one core (32-channel
+base on 250 frames per molecule, N = 50/200, seeds 0-2, 1 ps MD, EWC at one strength); ``quick`` is a smoke test whose
 numbers mean nothing.
 
 Every run writes its own report under benchmarks/work/rmd17[_<profile>] and is skipped when that report exists, so
@@ -45,7 +45,7 @@ MODEL = {"channels": 64, "num_layers": 3, "l_max": 2, "cutoff": 5.0, "radial_hid
 PROFILES = {
     "full": {"channels": 64, "base_frames": 500, "sizes": [50, 200, 1000], "seeds": [0, 1, 2], "epochs": 60,
              "base_epochs": 60, "md_ps": 10.0},
-    "reduced": {"channels": 32, "base_frames": 250, "sizes": [200], "seeds": [0], "epochs": 30,
+    "reduced": {"channels": 32, "base_frames": 250, "sizes": [50, 200], "seeds": [0, 1, 2], "epochs": 30,
                 "base_epochs": 30, "md_ps": 1.0, "skip": ["lora+ewc1e7"]},
     "quick": {"channels": 16, "base_frames": 50, "sizes": [200], "seeds": [0], "epochs": 5, "base_epochs": 3,
               "md_ps": 0.2},
@@ -196,9 +196,9 @@ def main() -> None:
     base = base_model(files, profile["base_epochs"], profile["channels"])
     base_info = json.loads((base / "config.json").read_text())["info"]
     results = []
-    for n in sizes:
-        for strategy in strategies:
-            for seed in seeds if n < 1000 else seeds[:1]:
+    for seed in seeds:  # one seed at a time: a stopped run leaves whole seeds behind
+        for n in sizes if seed == seeds[0] else [n for n in sizes if n < 1000]:
+            for strategy in strategies:
                 report = run(files, base, strategy, n, seed, epochs)
                 test = test_errors(base, strategy, n, seed, files)
                 results.append({"strategy": strategy, "n": n, "seed": seed, "test_new": test, "report": report})

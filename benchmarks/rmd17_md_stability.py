@@ -1,11 +1,12 @@
-"""Benchmark (issue 4): longer MD with the models that ``benchmarks.rmd17_add_oxygen`` adapted (N = 200, seed 0).
+"""Benchmark (issue 4): longer MD with the models that ``benchmarks.rmd17_add_oxygen`` adapted (N = 200).
 
 Langevin dynamics at 500 K (0.5 fs steps, friction 0.01/fs) of ethanol and malonaldehyde from the first frame of
-their rMD17 test splits, for ``--ps`` picoseconds with each strategy's model, then 1 ps NVE for the energy drift
+their rMD17 test splits, for ``--ps`` picoseconds with each strategy's model trained with each of ``--seeds`` (the
+MD's random velocities and noise use the same seed), then 1 ps NVE for the energy drift
 (``scisft.potentials.md.stability_run``). Run ``rmd17_add_oxygen`` with the same profile first: this script reuses
 its models and caches each result beside them, so strategies can run in separate processes.
 
-    python -m benchmarks.rmd17_md_stability [--profile reduced] [--ps 10] [--strategies gated full ...]
+    python -m benchmarks.rmd17_md_stability [--profile reduced] [--ps 10] [--strategies gated full ...] [--seeds 0 1]
 
 Results: benchmarks/results/rmd17_md_stability_<profile>_<ps>ps.{json,md}, with every strategy whose run exists.
 """
@@ -32,23 +33,27 @@ def main() -> None:
     parser.add_argument("--profile", choices=list(add_oxygen.PROFILES), default="reduced")
     parser.add_argument("--ps", type=float, default=10.0, help="picoseconds of Langevin MD at 500 K")
     parser.add_argument("--strategies", nargs="+", default=list(add_oxygen.STRATEGIES))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     args = parser.parse_args()
     if args.profile != "full":
         add_oxygen.WORK = add_oxygen.WORK.with_name(f"rmd17_{args.profile}")
     base = add_oxygen.WORK / "base"
     start = time.perf_counter()
-    for strategy in args.strategies:
-        if not (add_oxygen.WORK / "runs" / f"{strategy}_n200_s0" / "report.json").exists():
-            raise SystemExit(f"no {strategy} run: run `python -m benchmarks.rmd17_add_oxygen --profile {args.profile}`")
-        add_oxygen.md_checks(base, strategy, 0, args.ps)
-    md = {}
+    for seed in args.seeds:
+        for strategy in args.strategies:
+            if not (add_oxygen.WORK / "runs" / f"{strategy}_n200_s{seed}" / "report.json").exists():
+                raise SystemExit(
+                    f"no {strategy} run with seed {seed}: run `python -m benchmarks.rmd17_add_oxygen "
+                    f"--profile {args.profile}`"
+                )
+            add_oxygen.md_checks(base, strategy, seed, args.ps)
+    md = {}  # every cached run of this length, whichever call made it
     for strategy in add_oxygen.STRATEGIES:
-        cache = add_oxygen.WORK / "runs" / f"{strategy}_n200_s0" / f"md_{args.ps:g}ps.json"
-        if cache.exists():
-            md[strategy] = json.loads(cache.read_text())
+        for cache in sorted((add_oxygen.WORK / "runs").glob(f"{strategy}_n200_s*/md_{args.ps:g}ps.json")):
+            md[f"{strategy} {cache.parent.name.rsplit('_s', 1)[1]}"] = json.loads(cache.read_text())
     rows = [
         [
-            strategy,
+            *run.split(),
             molecule,
             f"{r['picoseconds']:.2f}",
             "yes" if r["bonds_intact"] else "NO",
@@ -56,12 +61,13 @@ def main() -> None:
             f"{r['nve_drift_mev_per_atom_per_ps']:.3f}",
             changes(r),
         ]
-        for strategy, per_molecule in md.items()
+        for run, per_molecule in md.items()
         for molecule, r in per_molecule.items()
     ]
     table = markdown_table(
         [
             "strategy (N=200)",
+            "seed",
             "molecule",
             "ps survived at 500 K",
             "bonds intact",
