@@ -11,10 +11,11 @@ with each adapted model (N = 200, seed 0), then 1 ps NVE for the energy drift.
 
     python -m benchmarks.rmd17_add_oxygen [--profile quick|reduced|full]
 
-Profiles (PROFILES below): ``full`` is the benchmark as specified (production-size base, 500 frames per C/H/N
-molecule, N = 50/200/1000, three seeds, 10 ps MD); ``reduced`` takes about three hours on one core (32-channel
-base on 250 frames per molecule, N = 50/200, seeds 0-2, 1 ps MD, EWC at one strength); ``quick`` is a smoke test whose
-numbers mean nothing.
+Training length: a profile's ``epochs`` at N = 200, more at smaller N so that no strategy takes fewer optimizer
+steps than at N = 200 (``epochs_at``). Profiles (PROFILES below): ``full`` is the benchmark as specified
+(production-size base, 500 frames per C/H/N molecule, N = 50/200/1000, three seeds, 10 ps MD); ``reduced`` takes
+about four hours on one core (32-channel base on 250 frames per molecule, N = 50/200, seeds 0-2, 1 ps MD, EWC at
+one strength); ``quick`` is a smoke test whose numbers mean nothing.
 
 Every run writes its own report under benchmarks/work/rmd17[_<profile>] and is skipped when that report exists, so
 the script can be stopped and started again. Results: benchmarks/results/rmd17_add_oxygen[_<profile>].{json,md,png}
@@ -102,13 +103,21 @@ def base_model(files, epochs: int, channels: int) -> Path:
     return out
 
 
+def epochs_at(strategy: str, n: int, epochs: int) -> int:
+    """Epochs for N new frames: ``epochs`` at N = 200, and more below it so that a strategy takes at least as many
+    optimizer steps as at N = 200 (30 epochs of 50 frames are 190 steps: too few to compare strategies). Scratch's
+    epochs cover the 400 replay frames + N."""
+    replay = 4 * 100
+    return max(epochs, round(epochs * (replay + 200) / (replay + n) if strategy == "scratch" else epochs * 200 / n))
+
+
 def run(files, base: Path, strategy: str, n: int, seed: int, epochs: int) -> dict:
     out = WORK / "runs" / f"{strategy}_n{n}_s{seed}"
     if (out / "report.json").exists():
         return json.loads((out / "report.json").read_text())
     spec = dict(STRATEGIES[strategy])
     replay = [files["replay"]] if spec.pop("replay", False) or spec.get("ewc") else None
-    options = AddElementOptions(training={"epochs": epochs, "progress": False}, **spec)
+    options = AddElementOptions(training={"epochs": epochs_at(strategy, n, epochs), "progress": False}, **spec)
     return add_element(
         base,
         "O",
@@ -165,19 +174,23 @@ def test_errors(base: Path, strategy: str, n: int, seed: int, files) -> dict:
     return metrics
 
 
-def md_checks(base: Path, strategy: str, seed: int, picoseconds: float) -> dict:
+def md_checks(
+    base: Path, strategy: str, seed: int, picoseconds: float, temperature: float = 500.0, molecules=NEW
+) -> dict:
+    """Stability runs (``scisft.potentials.md.stability_run``) of each molecule with the N = 200 model of
+    ``strategy`` and ``seed``, each cached beside the model as md_<molecule>_<ps>ps_<K>K.json."""
     out = WORK / "runs" / f"{strategy}_n200_s{seed}"
-    cache = out / f"md_{picoseconds:g}ps.json"
-    if cache.exists():
-        return json.loads(cache.read_text())
     model_dir, adapter = (out, None) if strategy in ("full", "scratch") else (base, out)
     result = {}
-    for name in NEW:
-        start = frames(name, "test", 0, 1)[0]
-        result[name] = stability_run(
-            model_dir, start, adapter=adapter, temperature=500.0, picoseconds=picoseconds, seed=seed
-        )
-    cache.write_text(json.dumps(result))
+    for name in molecules:
+        cache = out / f"md_{name}_{picoseconds:g}ps_{temperature:g}K.json"
+        if not cache.exists():
+            start = frames(name, "test", 0, 1)[0]
+            run = stability_run(
+                model_dir, start, adapter=adapter, temperature=temperature, picoseconds=picoseconds, seed=seed
+            )
+            cache.write_text(json.dumps(run))
+        result[name] = json.loads(cache.read_text())
     return result
 
 
@@ -196,7 +209,7 @@ def main() -> None:
     base = base_model(files, profile["base_epochs"], profile["channels"])
     base_info = json.loads((base / "config.json").read_text())["info"]
     results = []
-    for seed in seeds:  # one seed at a time: a stopped run leaves whole seeds behind
+    for seed in seeds:  # one seed at a time, results rewritten after each: a stopped run leaves whole seeds
         for n in sizes if seed == seeds[0] else [n for n in sizes if n < 1000]:
             for strategy in strategies:
                 report = run(files, base, strategy, n, seed, epochs)
@@ -207,18 +220,19 @@ def main() -> None:
                     f"forgetting {report['forgetting']['force_mae_change_mev_per_A']:+.2f} meV/A",
                     flush=True,
                 )
-    md = {s: md_checks(base, s, 0, md_ps) for s in strategies}
-    payload = {
-        "machine": machine(),
-        "base": base_info,
-        "results": results,
-        "md": md,
-        "wall_time_s_this_call": time.perf_counter() - start,  # cached runs are not redone: see their reports
-        "profile": {"name": args.profile, **profile},
-        "production_size": production_size(),
-    }
-    suffix = "" if args.profile == "full" else f"_{args.profile}"
-    write_results("rmd17_add_oxygen" + suffix, payload, summarise(payload, sizes, suffix))
+        if seed == seeds[0]:  # MD with the first seed's N = 200 models
+            md = {s: md_checks(base, s, seed, md_ps) for s in strategies}
+        payload = {
+            "machine": machine(),
+            "base": base_info,
+            "results": results,
+            "md": md,
+            "wall_time_s_this_call": time.perf_counter() - start,  # cached runs are not redone: see their reports
+            "profile": {"name": args.profile, **profile, "seeds_done": seeds[: seeds.index(seed) + 1]},
+            "production_size": production_size(),
+        }
+        suffix = "" if args.profile == "full" else f"_{args.profile}"
+        write_results("rmd17_add_oxygen" + suffix, payload, summarise(payload, sizes, suffix))
 
 
 def summarise(payload: dict, sizes, suffix: str) -> str:

@@ -1,14 +1,20 @@
 """Benchmark (issue 4): longer MD with the models that ``benchmarks.rmd17_add_oxygen`` adapted (N = 200).
 
-Langevin dynamics at 500 K (0.5 fs steps, friction 0.01/fs) of ethanol and malonaldehyde from the first frame of
-their rMD17 test splits, for ``--ps`` picoseconds with each strategy's model trained with each of ``--seeds`` (the
-MD's random velocities and noise use the same seed), then 1 ps NVE for the energy drift
+Langevin dynamics at ``--temperature`` (0.5 fs steps, friction 0.01/fs) of ethanol and malonaldehyde from the first
+frame of their rMD17 test splits, for ``--ps`` picoseconds with each strategy's model trained with each of
+``--seeds`` (the MD's random velocities and noise use the same seed), then 1 ps NVE for the energy drift
 (``scisft.potentials.md.stability_run``). Run ``rmd17_add_oxygen`` with the same profile first: this script reuses
 its models and caches each result beside them, so strategies can run in separate processes.
 
-    python -m benchmarks.rmd17_md_stability [--profile reduced] [--ps 10] [--strategies gated full ...] [--seeds 0 1]
+Beside the MD, a relaxed scan says why a model fails: malonaldehyde's aldehyde H is held at 2.2 ... 1.2 Angstrom
+from the central CH2 carbon while everything else relaxes (rMD17's 500 K frames never bring it closer than
+2.0 Angstrom, so no model is trained there). The energy it needs to get there, relative to the relaxed molecule, is
+the barrier of the H shift that breaks a model's MD; a negative value at 1.2 Angstrom is a spurious minimum.
 
-Results: benchmarks/results/rmd17_md_stability_<profile>_<ps>ps.{json,md}, with every strategy whose run exists.
+    python -m benchmarks.rmd17_md_stability [--profile reduced] [--ps 10] [--temperature 500]
+        [--strategies gated full ...] [--seeds 0 1] [--molecules ethanol malonaldehyde]
+
+Results: benchmarks/results/rmd17_md_stability_<profile>_<ps>ps_<K>K.{json,md}, with every run that exists.
 """
 
 from __future__ import annotations
@@ -17,8 +23,16 @@ import argparse
 import json
 import time
 
+import numpy as np
+from ase.constraints import FixBondLength
+from ase.optimize import BFGS
+
 from benchmarks import rmd17_add_oxygen as add_oxygen
 from benchmarks.common import machine, markdown_table, write_results
+from scisft.potentials.calculator import ScisftCalculator
+from scisft.potentials.md import bonds
+
+SCAN_ANGSTROM = [2.2, 2.0, 1.8, 1.6, 1.4, 1.2]
 
 
 def changes(result: dict) -> str:
@@ -28,12 +42,44 @@ def changes(result: dict) -> str:
     return "; ".join([f"+{b}" for b in found["formed"]] + [f"-{b}" for b in found["broken"]])
 
 
+def h_shift_scan(strategy: str, seed: int) -> list[float]:
+    """Relaxed energies (eV, from the relaxed molecule) with malonaldehyde's first aldehyde H held at each of
+    SCAN_ANGSTROM from the central carbon; cached beside the model."""
+    out = add_oxygen.WORK / "runs" / f"{strategy}_n200_s{seed}"
+    cache = out / "h_shift_scan.json"
+    if cache.exists():
+        return json.loads(cache.read_text())
+    atoms = add_oxygen.frames("malonaldehyde", "test", 0, 1)[0]
+    atoms.info.pop("source", None)
+    symbols = atoms.get_chemical_symbols()
+    bonded = bonds(atoms)
+    neighbours = {i: {j for p in bonded for j in p if i in p and j != i} for i in range(len(atoms))}
+    centre = next(i for i, s in enumerate(symbols) if s == "C" and sum(symbols[j] == "C" for j in neighbours[i]) == 2)
+    carbonyl = next(i for i in neighbours[centre] if any(symbols[j] == "O" for j in neighbours[i]))
+    hydrogen = next(j for j in neighbours[carbonyl] if symbols[j] == "H")
+    model_dir, adapter = (out, None) if strategy in ("full", "scratch") else (add_oxygen.WORK / "base", out)
+    atoms.calc = ScisftCalculator(model_dir, adapter=adapter, dtype="float64")
+    BFGS(atoms, logfile=None).run(fmax=0.02, steps=300)
+    relaxed = atoms.get_potential_energy()
+    energies = []
+    for distance in SCAN_ANGSTROM:
+        atoms.set_constraint()
+        atoms.set_distance(centre, hydrogen, distance, fix=0)
+        atoms.set_constraint(FixBondLength(centre, hydrogen))
+        BFGS(atoms, logfile=None).run(fmax=0.03, steps=300)
+        energies.append(float(atoms.get_potential_energy() - relaxed))
+    cache.write_text(json.dumps(energies))
+    return energies
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--profile", choices=list(add_oxygen.PROFILES), default="reduced")
-    parser.add_argument("--ps", type=float, default=10.0, help="picoseconds of Langevin MD at 500 K")
+    parser.add_argument("--ps", type=float, default=10.0, help="picoseconds of Langevin MD")
+    parser.add_argument("--temperature", type=float, default=500.0, help="K")
     parser.add_argument("--strategies", nargs="+", default=list(add_oxygen.STRATEGIES))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--molecules", nargs="+", default=add_oxygen.NEW, choices=add_oxygen.NEW)
     args = parser.parse_args()
     if args.profile != "full":
         add_oxygen.WORK = add_oxygen.WORK.with_name(f"rmd17_{args.profile}")
@@ -46,14 +92,21 @@ def main() -> None:
                     f"no {strategy} run with seed {seed}: run `python -m benchmarks.rmd17_add_oxygen "
                     f"--profile {args.profile}`"
                 )
-            add_oxygen.md_checks(base, strategy, seed, args.ps)
-    md = {}  # every cached run of this length, whichever call made it
+            h_shift_scan(strategy, seed)
+            add_oxygen.md_checks(base, strategy, seed, args.ps, args.temperature, args.molecules)
+    md, scans = {}, {}  # every cached result, whichever call made it
     for strategy in add_oxygen.STRATEGIES:
-        for cache in sorted((add_oxygen.WORK / "runs").glob(f"{strategy}_n200_s*/md_{args.ps:g}ps.json")):
-            md[f"{strategy} {cache.parent.name.rsplit('_s', 1)[1]}"] = json.loads(cache.read_text())
+        for run in sorted((add_oxygen.WORK / "runs").glob(f"{strategy}_n200_s*")):
+            key = f"{strategy} {run.name.rsplit('_s', 1)[1]}"
+            for molecule in add_oxygen.NEW:
+                cache = run / f"md_{molecule}_{args.ps:g}ps_{args.temperature:g}K.json"
+                if cache.exists():
+                    md.setdefault(key, {})[molecule] = json.loads(cache.read_text())
+            if (run / "h_shift_scan.json").exists():
+                scans[key] = json.loads((run / "h_shift_scan.json").read_text())
     rows = [
         [
-            *run.split(),
+            *key.split(),
             molecule,
             f"{r['picoseconds']:.2f}",
             "yes" if r["bonds_intact"] else "NO",
@@ -61,7 +114,7 @@ def main() -> None:
             f"{r['nve_drift_mev_per_atom_per_ps']:.3f}",
             changes(r),
         ]
-        for run, per_molecule in md.items()
+        for key, per_molecule in md.items()
         for molecule, r in per_molecule.items()
     ]
     table = markdown_table(
@@ -69,7 +122,7 @@ def main() -> None:
             "strategy (N=200)",
             "seed",
             "molecule",
-            "ps survived at 500 K",
+            f"ps survived at {args.temperature:g} K",
             "bonds intact",
             "max T K",
             "NVE drift meV/atom/ps",
@@ -77,10 +130,25 @@ def main() -> None:
         ],
         rows,
     )
-    payload = {"machine": machine(), "profile": args.profile, "picoseconds": args.ps, "md": md}
-    payload["wall_time_s_this_call"] = time.perf_counter() - start
-    text = f"{table}\n\nProfile: {args.profile}, {args.ps:g} ps at 500 K\n\nMachine: {payload['machine']}"
-    write_results(f"rmd17_md_stability_{args.profile}_{args.ps:g}ps", payload, text)
+    scan_table = markdown_table(
+        ["strategy (N=200)", "seed", *[f"{d:g} Å" for d in SCAN_ANGSTROM], "highest eV"],
+        [[*key.split(), *[f"{e:+.2f}" for e in scan], f"{np.max(scan):.2f}"] for key, scan in scans.items()],
+    )
+    payload = {
+        "machine": machine(),
+        "profile": args.profile,
+        "picoseconds": args.ps,
+        "temperature_K": args.temperature,
+        "md": md,
+        "h_shift_scan": {"angstrom": SCAN_ANGSTROM, "energies_eV": scans},
+        "wall_time_s_this_call": time.perf_counter() - start,
+    }
+    text = (
+        f"{table}\n\nRelaxed energy (eV) of malonaldehyde with an aldehyde H held at each distance from the "
+        f"central carbon (rMD17's frames: >= 2.0 Å):\n\n{scan_table}\n\n"
+        f"Profile: {args.profile}, {args.ps:g} ps at {args.temperature:g} K\n\nMachine: {payload['machine']}"
+    )
+    write_results(f"rmd17_md_stability_{args.profile}_{args.ps:g}ps_{args.temperature:g}K", payload, text)
     print(text)
 
 
