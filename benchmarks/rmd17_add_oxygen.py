@@ -178,7 +178,8 @@ def md_checks(
     base: Path, strategy: str, seed: int, picoseconds: float, temperature: float = 500.0, molecules=NEW
 ) -> dict:
     """Stability runs (``scisft.potentials.md.stability_run``) of each molecule with the N = 200 model of
-    ``strategy`` and ``seed``, each cached beside the model as md_<molecule>_<ps>ps_<K>K.json."""
+    ``strategy`` and ``seed``, each cached beside the model as md_<molecule>_<ps>ps_<K>K.json, with its Langevin
+    frames (every 50 steps, with energies and forces) in the .xyz of the same name."""
     out = WORK / "runs" / f"{strategy}_n200_s{seed}"
     model_dir, adapter = (out, None) if strategy in ("full", "scratch") else (base, out)
     result = {}
@@ -187,7 +188,13 @@ def md_checks(
         if not cache.exists():
             start = frames(name, "test", 0, 1)[0]
             run = stability_run(
-                model_dir, start, adapter=adapter, temperature=temperature, picoseconds=picoseconds, seed=seed
+                model_dir,
+                start,
+                adapter=adapter,
+                temperature=temperature,
+                picoseconds=picoseconds,
+                seed=seed,
+                trajectory=cache.with_suffix(".xyz"),
             )
             cache.write_text(json.dumps(run))
         result[name] = json.loads(cache.read_text())

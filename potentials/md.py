@@ -3,6 +3,8 @@
 Langevin dynamics at ``temperature`` for ``picoseconds`` (is the molecule still bonded as it started? did it blow
 up?), then a short NVE segment from that state for the total-energy drift. Bonds are pairs closer than 1.25 x the
 sum of covalent radii; "intact" means the same set of bonds at every check (every 50 steps) as at the start.
+With ``trajectory``, the state at the start and at every check (positions, energy, forces) is appended to an
+extxyz file, so a failure can be looked at frame by frame up to the check that caught it.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 import numpy as np
 from ase import Atoms, units
 from ase.data import covalent_radii
+from ase.io import write
 from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
 from ase.md.verlet import VelocityVerlet
@@ -52,9 +55,11 @@ def stability_run(
     nve_picoseconds: float = 1.0,
     friction_per_fs: float = 0.01,
     seed: int = 0,
+    trajectory: str | os.PathLike | None = None,
 ) -> dict:
     """Run the stability test; returns time survived (ps), bonds intact, max temperature (K), NVE drift
-    (meV/atom/ps), and, when bonds changed, which (``bond_changes``)."""
+    (meV/atom/ps), and, when bonds changed, which (``bond_changes``). ``trajectory``: an extxyz file to write
+    (replaced if it exists) with the Langevin part's frames, one per check."""
     atoms = atoms.copy()
     atoms.info.pop("source", None)  # errors during MD are about the simulated geometry, not a file record
     atoms.calc = ScisftCalculator(model_dir, adapter=adapter, dtype="float64")
@@ -71,10 +76,20 @@ def stability_run(
     )
     steps = int(round(picoseconds * 1000 / timestep_fs))
     done, intact, max_t, exploded, changes = 0, True, 0.0, False, None
+
+    def record():
+        if trajectory is not None:
+            atoms.info["time_ps"] = done * timestep_fs / 1000
+            write(trajectory, atoms, format="extxyz", append=True)
+
+    if trajectory is not None and os.path.exists(trajectory):
+        os.remove(trajectory)  # a new run: frames of an earlier one would read as this run's
     try:
+        record()
         while done < steps:
             dyn.run(min(CHECK_EVERY, steps - done))
             done += min(CHECK_EVERY, steps - done)
+            record()
             max_t = max(max_t, atoms.get_temperature())
             if bonds(atoms) != start_bonds:
                 intact = False

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 from ase.build import molecule
+from ase.io import read
 
 from scisft.potentials import save_potential
 from scisft.potentials.md import bond_changes, bonds, stability_run
@@ -34,6 +35,16 @@ def test_stability_run_reports_a_stable_run_and_a_broken_one(tmp_path):
     assert math.isfinite(calm["nve_drift_mev_per_atom_per_ps"])
     # an untrained model does not hold ethanol together: the run stops at the first change and names it
     save_potential(tiny_model(), tmp_path / "random")
-    broken = stability_run(tmp_path / "random", ethanol(), temperature=50.0, picoseconds=0.5, nve_picoseconds=0.02)
+    frames = tmp_path / "md.xyz"
+    frames.write_text("left over from an earlier run\n")
+    broken = stability_run(
+        tmp_path / "random", ethanol(), temperature=50.0, picoseconds=0.5, nve_picoseconds=0.02, trajectory=frames
+    )
     assert not broken["bonds_intact"] and broken["picoseconds"] < 0.5
     assert broken["exploded"] or broken["bond_changes"]["broken"] or broken["bond_changes"]["formed"]
+    # the trajectory holds this run alone, from the start to the check that caught the change, with forces
+    written = read(frames, index=":")
+    assert written[0].info["time_ps"] == 0.0 and bonds(written[0]) == bonds(ethanol())
+    if not broken["exploded"]:
+        assert written[-1].info["time_ps"] == broken["picoseconds"] and bonds(written[-1]) != bonds(written[0])
+    assert written[-1].get_forces().shape == (len(ethanol()), 3)
