@@ -47,6 +47,12 @@ def require(path: Path) -> Path:
     return path
 
 
+def adapted_model(base: Path, run: Path, strategy: str) -> tuple[Path, Path | None]:
+    """(model directory, adapter directory or None) of an add-element run: ``full`` and ``scratch`` write a whole
+    model, the other strategies an adapter on ``base``."""
+    return (run, None) if strategy in ("full", "scratch") else (base, run)
+
+
 def write_results(name: str, payload: dict, markdown: str) -> None:
     """benchmarks/results/NAME.json and NAME.md."""
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 from ase.io import write
 
-from benchmarks.common import ROOT, SHARED, machine, markdown_table, require, write_results
+from benchmarks.common import ROOT, SHARED, adapted_model, machine, markdown_table, require, write_results
 from benchmarks.plots import learning_curves
 from scisft.potentials import read_structures
 from scisft.potentials.add_element import AddElementOptions, add_element
@@ -112,7 +112,7 @@ def w_test_errors(base: Path, out: Path, strategy: str, w_test: Path) -> dict:
     """Errors on the held-out W structures (cached beside the run)."""
     cache = out / "test.json"
     if not cache.exists():
-        model = load(out) if strategy in ("full", "scratch") else load(base, out)
+        model = load(*adapted_model(base, out, strategy))
         cache.write_text(json.dumps(evaluate_files(model, [w_test])[str(w_test)]))
     return json.loads(cache.read_text())
 

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 from ase.io import write
 
-from benchmarks.common import ROOT, SHARED, machine, markdown_table, require, write_results
+from benchmarks.common import ROOT, SHARED, adapted_model, machine, markdown_table, require, write_results
 from scisft.potentials import read_structures
 from scisft.potentials.add_element import AddElementOptions, add_element
 from scisft.potentials.md import stability_run
@@ -168,7 +168,7 @@ def test_errors(base: Path, strategy: str, n: int, seed: int, files) -> dict:
     cache = out / "test.json"
     if cache.exists():
         return json.loads(cache.read_text())
-    model = load(out) if strategy in ("full", "scratch") else load(base, out)
+    model = load(*adapted_model(base, out, strategy))
     metrics = evaluate_files(model, [files["new_test"]])[str(files["new_test"])]
     cache.write_text(json.dumps(metrics))
     return metrics
@@ -181,7 +181,7 @@ def md_checks(
     ``strategy`` and ``seed``, each cached beside the model as md_<molecule>_<ps>ps_<K>K.json, with its Langevin
     frames (every 50 steps, with energies and forces) in the .xyz of the same name."""
     out = WORK / "runs" / f"{strategy}_n200_s{seed}"
-    model_dir, adapter = (out, None) if strategy in ("full", "scratch") else (base, out)
+    model_dir, adapter = adapted_model(base, out, strategy)
     result = {}
     for name in molecules:
         cache = out / f"md_{name}_{picoseconds:g}ps_{temperature:g}K.json"

@@ -29,7 +29,7 @@ from ase.constraints import FixBondLength
 from ase.optimize import BFGS
 
 from benchmarks import rmd17_add_oxygen as add_oxygen
-from benchmarks.common import machine, markdown_table, write_results
+from benchmarks.common import adapted_model, machine, markdown_table, write_results
 from scisft.potentials.calculator import ScisftCalculator
 from scisft.potentials.md import bonds
 
@@ -70,7 +70,7 @@ def h_shift_scan(strategy: str, seed: int) -> list[float]:
     atoms = add_oxygen.frames("malonaldehyde", "test", 0, 1)[0]
     atoms.info.pop("source", None)
     centre, (hydrogen, _) = shift_atoms(atoms)
-    model_dir, adapter = (out, None) if strategy in ("full", "scratch") else (add_oxygen.WORK / "base", out)
+    model_dir, adapter = adapted_model(add_oxygen.WORK / "base", out, strategy)
     atoms.calc = ScisftCalculator(model_dir, adapter=adapter, dtype="float64")
     BFGS(atoms, logfile=None).run(fmax=0.02, steps=300)
     relaxed = atoms.get_potential_energy()
