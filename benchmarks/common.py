@@ -53,6 +53,19 @@ def adapted_model(base: Path, run: Path, strategy: str) -> tuple[Path, Path | No
     return (run, None) if strategy in ("full", "scratch") else (base, run)
 
 
+def new_element_errors(base: Path, run: Path, strategy: str, test_file: Path) -> dict:
+    """Errors of an add-element run on ``test_file`` (the run's own report scores its validation data), cached in
+    the run's test.json."""
+    from scisft.potentials.cli import evaluate_files
+    from scisft.potentials.store import load
+
+    cache = run / "test.json"
+    if not cache.exists():
+        model = load(*adapted_model(base, run, strategy))
+        cache.write_text(json.dumps(evaluate_files(model, [test_file])[str(test_file)]))
+    return json.loads(cache.read_text())
+
+
 def write_results(name: str, payload: dict, markdown: str) -> None:
     """benchmarks/results/NAME.json and NAME.md."""
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -30,12 +30,10 @@ from pathlib import Path
 import numpy as np
 from ase.io import write
 
-from benchmarks.common import ROOT, SHARED, adapted_model, machine, markdown_table, require, write_results
+from benchmarks.common import ROOT, SHARED, machine, markdown_table, new_element_errors, require, write_results
 from benchmarks.plots import learning_curves
 from scisft.potentials import read_structures
 from scisft.potentials.add_element import AddElementOptions, add_element
-from scisft.potentials.cli import evaluate_files
-from scisft.potentials.store import load
 from scisft.potentials.train import train_potential
 
 WORK = ROOT / "benchmarks" / "work" / "nbmotaw"
@@ -108,15 +106,6 @@ def prepare(sizes, seed: int = 0) -> tuple[dict[str, Path], dict]:
     return files, counts
 
 
-def w_test_errors(base: Path, out: Path, strategy: str, w_test: Path) -> dict:
-    """Errors on the held-out W structures (cached beside the run)."""
-    cache = out / "test.json"
-    if not cache.exists():
-        model = load(*adapted_model(base, out, strategy))
-        cache.write_text(json.dumps(evaluate_files(model, [w_test])[str(w_test)]))
-    return json.loads(cache.read_text())
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--profile", choices=list(PROFILES), default="full")
@@ -159,7 +148,7 @@ def main() -> None:
                         seed=seed,
                     )
                 report = json.loads((out / "report.json").read_text())
-                test = w_test_errors(base, out, strategy, files["w_test"])
+                test = new_element_errors(base, out, strategy, files["w_test"])
                 results.append({"strategy": strategy, "n": n, "seed": seed, "test_new": test, "report": report})
                 print(
                     f"{strategy:12s} N={n} seed={seed}: W test F MAE {test['force_mae_mev_per_A']:.1f} meV/A, "

@@ -32,11 +32,19 @@ from pathlib import Path
 import numpy as np
 from ase.io import write
 
-from benchmarks.common import ROOT, SHARED, adapted_model, machine, markdown_table, require, write_results
+from benchmarks.common import (
+    ROOT,
+    SHARED,
+    adapted_model,
+    machine,
+    markdown_table,
+    new_element_errors,
+    require,
+    write_results,
+)
 from scisft.potentials import read_structures
 from scisft.potentials.add_element import AddElementOptions, add_element
 from scisft.potentials.md import stability_run
-from scisft.potentials.store import load
 from scisft.potentials.train import train_potential
 
 WORK = ROOT / "benchmarks" / "work" / "rmd17"  # profiles other than full add _<profile>
@@ -160,20 +168,6 @@ def production_size() -> dict:
     }
 
 
-def test_errors(base: Path, strategy: str, n: int, seed: int, files) -> dict:
-    """New-element errors on the O test splits (the add-element report scores the validation frames)."""
-    from scisft.potentials.cli import evaluate_files
-
-    out = WORK / "runs" / f"{strategy}_n{n}_s{seed}"
-    cache = out / "test.json"
-    if cache.exists():
-        return json.loads(cache.read_text())
-    model = load(*adapted_model(base, out, strategy))
-    metrics = evaluate_files(model, [files["new_test"]])[str(files["new_test"])]
-    cache.write_text(json.dumps(metrics))
-    return metrics
-
-
 def md_checks(
     base: Path, strategy: str, seed: int, picoseconds: float, temperature: float = 500.0, molecules=NEW
 ) -> dict:
@@ -220,7 +214,7 @@ def main() -> None:
         for n in sizes if seed == seeds[0] else [n for n in sizes if n < 1000]:
             for strategy in strategies:
                 report = run(files, base, strategy, n, seed, epochs)
-                test = test_errors(base, strategy, n, seed, files)
+                test = new_element_errors(base, WORK / "runs" / f"{strategy}_n{n}_s{seed}", strategy, files["new_test"])
                 results.append({"strategy": strategy, "n": n, "seed": seed, "test_new": test, "report": report})
                 print(
                     f"{strategy:12s} N={n:5d} seed={seed}: O-test F MAE {test['force_mae_mev_per_A']:.1f} meV/A, "
