@@ -9,7 +9,7 @@ Strategies: gated (zero forgetting), lora + EWC, lora + replay, full fine-tuning
 replay frames + the new frames). MD stability: 10 ps of Langevin dynamics at 500 K of ethanol and malonaldehyde
 with each adapted model (N = 200, seed 0), then 1 ps NVE for the energy drift.
 
-    python -m benchmarks.rmd17_add_oxygen [--profile quick|reduced|full]
+    python -m benchmarks.rmd17_add_oxygen [--profile quick|reduced|full] [--strategies gated full ...] [--seeds 0]
 
 Training length: a profile's ``epochs`` at N = 200, more at smaller N so that no strategy takes fewer optimizer
 steps than at N = 200 (``epochs_at``). Profiles (PROFILES below): ``full`` is the benchmark as specified
@@ -18,7 +18,9 @@ about four hours on one core (32-channel base on 250 frames per molecule, N = 50
 one strength); ``quick`` is a smoke test whose numbers mean nothing.
 
 Every run writes its own report under benchmarks/work/rmd17[_<profile>] and is skipped when that report exists, so
-the script can be stopped and started again. Results: benchmarks/results/rmd17_add_oxygen[_<profile>].{json,md,png}
+the script can be stopped and started again. ``--strategies`` and ``--seeds`` narrow a call to part of the profile
+(to use several cores: one process per part); such a call only trains and caches, and a call without them writes the
+results from the cache. Results: benchmarks/results/rmd17_add_oxygen[_<profile>].{json,md,png}
 (the PNG: learning curves).
 """
 
@@ -54,7 +56,7 @@ MODEL = {"channels": 64, "num_layers": 3, "l_max": 2, "cutoff": 5.0, "radial_hid
 PROFILES = {
     "full": {"channels": 64, "base_frames": 500, "sizes": [50, 200, 1000], "seeds": [0, 1, 2], "epochs": 60,
              "base_epochs": 60, "md_ps": 10.0},
-    "reduced": {"channels": 32, "base_frames": 250, "sizes": [50, 200], "seeds": [0, 1, 2], "epochs": 30,
+    "reduced": {"channels": 32, "base_frames": 250, "sizes": [50, 200], "seeds": [0, 1, 2], "epochs": 60,
                 "base_epochs": 30, "md_ps": 1.0, "skip": ["lora+ewc1e7"]},
     "quick": {"channels": 16, "base_frames": 50, "sizes": [200], "seeds": [0], "epochs": 5, "base_epochs": 3,
               "md_ps": 0.2},
@@ -198,6 +200,8 @@ def md_checks(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--profile", choices=list(PROFILES), default="full")
+    parser.add_argument("--strategies", nargs="+", choices=list(STRATEGIES), help="only these (cache only)")
+    parser.add_argument("--seeds", nargs="+", type=int, help="only these of the profile's seeds (cache only)")
     args = parser.parse_args()
     profile = PROFILES[args.profile]
     global WORK
@@ -205,13 +209,16 @@ def main() -> None:
         WORK = WORK.with_name(f"rmd17_{args.profile}")
     sizes, seeds, epochs, md_ps = profile["sizes"], profile["seeds"], profile["epochs"], profile["md_ps"]
     strategies = [s for s in STRATEGIES if s not in profile.get("skip", [])]
+    part = bool(args.strategies or args.seeds)
+    strategies = [s for s in strategies if s in (args.strategies or strategies)]
+    seeds = [s for s in seeds if s in (args.seeds or seeds)]
     files = prepare(sizes, profile["base_frames"])
     start = time.perf_counter()
     base = base_model(files, profile["base_epochs"], profile["channels"])
     base_info = json.loads((base / "config.json").read_text())["info"]
     results = []
     for seed in seeds:  # one seed at a time, results rewritten after each: a stopped run leaves whole seeds
-        for n in sizes if seed == seeds[0] else [n for n in sizes if n < 1000]:
+        for n in sizes if seed == profile["seeds"][0] else [n for n in sizes if n < 1000]:
             for strategy in strategies:
                 report = run(files, base, strategy, n, seed, epochs)
                 test = new_element_errors(base, WORK / "runs" / f"{strategy}_n{n}_s{seed}", strategy, files["new_test"])
@@ -221,8 +228,10 @@ def main() -> None:
                     f"forgetting {report['forgetting']['force_mae_change_mev_per_A']:+.2f} meV/A",
                     flush=True,
                 )
-        if seed == seeds[0]:  # MD with the first seed's N = 200 models
+        if seed == profile["seeds"][0]:  # MD with the first seed's N = 200 models
             md = {s: md_checks(base, s, seed, md_ps) for s in strategies}
+        if part:
+            continue
         payload = {
             "machine": machine(),
             "base": base_info,

@@ -16,7 +16,7 @@ from ase import Atoms, units
 from ase.data import covalent_radii
 from ase.io import write
 from ase.md.langevin import Langevin
-from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+from ase.md.velocitydistribution import thermalize_momenta
 from ase.md.verlet import VelocityVerlet
 
 from scisft.errors import DataError
@@ -64,7 +64,7 @@ def stability_run(
     atoms.info.pop("source", None)  # errors during MD are about the simulated geometry, not a file record
     atoms.calc = ScisftCalculator(model_dir, adapter=adapter, dtype="float64")
     rng = np.random.default_rng(seed)
-    MaxwellBoltzmannDistribution(atoms, temperature_K=temperature, rng=rng)
+    thermalize_momenta(atoms, temperature, rng=rng)
     start_bonds = bonds(atoms)
     dyn = Langevin(
         atoms,
