@@ -10,7 +10,8 @@ Beside the MD, a relaxed scan probes the failure seen in malonaldehyde (an aldeh
 carbon): the H is held at 2.2 ... 1.2 Angstrom from the central CH2 carbon while everything else relaxes (the report
 gives the closest approach in rMD17's 500 K training frames: no model is trained closer). The highest energy on the
 way, relative to the relaxed molecule, bounds the barrier of that H shift; a negative value at 1.2 Angstrom is a
-spurious minimum. (It does not rank the models' MD survival: scratch has the lowest barrier and survives 10 ps.)
+spurious minimum. (It does not rank the models' MD survival: at 60 epochs gated has the lowest barrier and survives
+10 ps at 500 K, LoRA + replay a higher one and breaks.)
 
     python -m benchmarks.rmd17_md_stability [--profile reduced] [--ps 10] [--temperature 500]
         [--strategies gated full ...] [--seeds 0 1] [--molecules ethanol malonaldehyde]
