@@ -67,7 +67,7 @@ def main() -> None:
             [
                 f"{add_oxygen.MODEL['channels']} channels, {payload['base_parameters']} parameters",
                 200,
-                report["training"]["epochs"],
+                payload["epochs"],
                 args.threads,
                 f"{wall / 60:.1f}",
                 f"{100 * report['trainable']['fraction_of_base']:.1f}%",

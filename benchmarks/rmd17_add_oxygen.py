@@ -14,8 +14,8 @@ with each adapted model (N = 200, seed 0), then 1 ps NVE for the energy drift.
 Training length: a profile's ``epochs`` at N = 200, more at smaller N so that no strategy takes fewer optimizer
 steps than at N = 200 (``epochs_at``). Profiles (PROFILES below): ``full`` is the benchmark as specified
 (production-size base, 500 frames per C/H/N molecule, N = 50/200/1000, three seeds, 10 ps MD); ``reduced`` takes
-about four hours on one core (32-channel base on 250 frames per molecule, N = 50/200, seeds 0-2, 1 ps MD, EWC at
-one strength); ``quick`` is a smoke test whose numbers mean nothing.
+about 2 h per seed on one core after its 30-minute base (32-channel base on 250 frames per molecule, N = 50/200,
+seeds 0-2, 1 ps MD, EWC at one strength); ``quick`` is a smoke test whose numbers mean nothing.
 
 Every run writes its own report under benchmarks/work/rmd17[_<profile>] and is skipped when that report exists, so
 the script can be stopped and started again. ``--strategies`` and ``--seeds`` narrow a call to part of the profile
