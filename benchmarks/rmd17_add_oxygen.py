@@ -121,8 +121,13 @@ def epochs_at(strategy: str, n: int, epochs: int) -> int:
     return max(epochs, round(epochs * (replay + 200) / (replay + n) if strategy == "scratch" else epochs * 200 / n))
 
 
+def run_dir(strategy: str, n: int, seed: int) -> Path:
+    """Where the add-element run of ``strategy`` with N new frames and ``seed`` keeps its model, report and caches."""
+    return WORK / "runs" / f"{strategy}_n{n}_s{seed}"
+
+
 def run(files, base: Path, strategy: str, n: int, seed: int, epochs: int) -> dict:
-    out = WORK / "runs" / f"{strategy}_n{n}_s{seed}"
+    out = run_dir(strategy, n, seed)
     if (out / "report.json").exists():
         return json.loads((out / "report.json").read_text())
     spec = dict(STRATEGIES[strategy])
@@ -176,7 +181,7 @@ def md_checks(
     """Stability runs (``scisft.potentials.md.stability_run``) of each molecule with the N = 200 model of
     ``strategy`` and ``seed``, each cached beside the model as md_<molecule>_<ps>ps_<K>K.json, with its Langevin
     frames (every 50 steps, with energies and forces) in the .xyz of the same name."""
-    out = WORK / "runs" / f"{strategy}_n200_s{seed}"
+    out = run_dir(strategy, 200, seed)
     model_dir, adapter = adapted_model(base, out, strategy)
     result = {}
     for name in molecules:
@@ -221,7 +226,7 @@ def main() -> None:
         for n in sizes if seed == profile["seeds"][0] else [n for n in sizes if n < 1000]:
             for strategy in strategies:
                 report = run(files, base, strategy, n, seed, epochs)
-                test = new_element_errors(base, WORK / "runs" / f"{strategy}_n{n}_s{seed}", strategy, files["new_test"])
+                test = new_element_errors(base, run_dir(strategy, n, seed), strategy, files["new_test"])
                 results.append({"strategy": strategy, "n": n, "seed": seed, "test_new": test, "report": report})
                 print(
                     f"{strategy:12s} N={n:5d} seed={seed}: O-test F MAE {test['force_mae_mev_per_A']:.1f} meV/A, "

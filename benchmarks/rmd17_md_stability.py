@@ -64,7 +64,7 @@ def closest_in_training_split() -> float:
 def h_shift_scan(strategy: str, seed: int) -> list[float]:
     """Relaxed energies (eV, from the relaxed molecule) with malonaldehyde's first aldehyde H held at each of
     SCAN_ANGSTROM from the central carbon; cached beside the model."""
-    out = add_oxygen.WORK / "runs" / f"{strategy}_n200_s{seed}"
+    out = add_oxygen.run_dir(strategy, 200, seed)
     cache = out / "h_shift_scan.json"
     if cache.exists():
         return json.loads(cache.read_text())
@@ -101,7 +101,7 @@ def main() -> None:
     start = time.perf_counter()
     for seed in args.seeds:
         for strategy in args.strategies:
-            if not (add_oxygen.WORK / "runs" / f"{strategy}_n200_s{seed}" / "report.json").exists():
+            if not (add_oxygen.run_dir(strategy, 200, seed) / "report.json").exists():
                 raise SystemExit(
                     f"no {strategy} run with seed {seed}: run `python -m benchmarks.rmd17_add_oxygen "
                     f"--profile {args.profile}`"
