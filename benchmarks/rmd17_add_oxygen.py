@@ -71,6 +71,11 @@ STRATEGIES = {
 }
 
 
+def profile_strategies(profile: dict) -> list[str]:
+    """The strategies a profile runs (STRATEGIES less its ``skip``)."""
+    return [s for s in STRATEGIES if s not in profile.get("skip", [])]
+
+
 def frames(name: str, split: str, start: int, stop: int):
     return read_structures(require(SHARED / "rmd17" / f"rmd17_{name}_{split}_01.npz"))[start:stop]
 
@@ -213,7 +218,7 @@ def main() -> None:
     if args.profile != "full":
         WORK = WORK.with_name(f"rmd17_{args.profile}")
     sizes, seeds, epochs, md_ps = profile["sizes"], profile["seeds"], profile["epochs"], profile["md_ps"]
-    strategies = [s for s in STRATEGIES if s not in profile.get("skip", [])]
+    strategies = profile_strategies(profile)
     part = bool(args.strategies or args.seeds)
     strategies = [s for s in strategies if s in (args.strategies or strategies)]
     seeds = [s for s in seeds if s in (args.seeds or seeds)]
