@@ -47,6 +47,14 @@ def require(path: Path) -> Path:
     return path
 
 
+def epochs_at(strategy: str, n: int, epochs: int, replay_frames: int, reference_n: int = 200) -> int:
+    """Epochs of an add-element run with ``n`` new frames: ``epochs`` at ``reference_n``, more below it so that no
+    strategy takes fewer optimizer steps than at ``reference_n`` (30 epochs of 50 frames are too few steps to compare
+    strategies). Scratch trains on the ``replay_frames`` + the new frames, so its epochs scale with that sum."""
+    scale = (replay_frames + reference_n) / (replay_frames + n) if strategy == "scratch" else reference_n / n
+    return max(epochs, round(epochs * scale))
+
+
 def adapted_model(base: Path, run: Path, strategy: str) -> tuple[Path, Path | None]:
     """(model directory, adapter directory or None) of an add-element run: ``full`` and ``scratch`` write a whole
     model, the other strategies an adapter on ``base``."""

@@ -12,9 +12,11 @@ the script says how many structures each set had.
 
     python -m benchmarks.nbmotaw_add_tungsten [--profile full|reduced|quick]
 
-Profiles (PROFILES below): ``full``: base 40 epochs, N = 50, 200 and 800 W frames, three seeds, 40 epochs per
-addition (many hours on 2 CPU cores); ``reduced``: base 12 epochs, N = 50 and 200, seed 0, 20 epochs (about
-1.5 hours on one core); ``quick``: a smoke test whose numbers mean nothing.
+Training length: a profile's ``epochs`` at N = 200, more at smaller N so that no strategy takes fewer optimizer
+steps than at N = 200 (``benchmarks.common.epochs_at``). Profiles (PROFILES below): ``full``: base 40 epochs,
+N = 50, 200 and 800 W frames, three seeds, 40 epochs per addition (many hours on 2 CPU cores); ``reduced``: base
+12 epochs, N = 50 and 200, seed 0, 20 epochs (about 2 hours on one core); ``quick``: a smoke test whose numbers
+mean nothing.
 
 Results: benchmarks/results/nbmotaw_add_tungsten[_<profile>].{json,md,png} (the PNG: learning curves); runs in
 benchmarks/work/nbmotaw[_<profile>] (resumable: a run with a report is not run again).
@@ -30,7 +32,16 @@ from pathlib import Path
 import numpy as np
 from ase.io import write
 
-from benchmarks.common import ROOT, SHARED, machine, markdown_table, new_element_errors, require, write_results
+from benchmarks.common import (
+    ROOT,
+    SHARED,
+    epochs_at,
+    machine,
+    markdown_table,
+    new_element_errors,
+    require,
+    write_results,
+)
 from benchmarks.plots import learning_curves
 from scisft.potentials import read_structures
 from scisft.potentials.add_element import AddElementOptions, add_element
@@ -85,12 +96,13 @@ def prepare(sizes, seed: int = 0) -> tuple[dict[str, Path], dict]:
     order = np.random.default_rng(seed).permutation(len(w))
     n_test = len(w) // 5
     w_test, w_pool = [w[i] for i in order[:n_test]], [w[i] for i in order[n_test:]]
+    replay = base[::5]
     files = {
         "base": xyz(WORK / "data" / "base.xyz", base),
         "val": xyz(WORK / "data" / "val.xyz", val),
         "old_test": xyz(WORK / "data" / "old_test.xyz", [f for v in old_tests.values() for f in v]),
         "w_test": xyz(WORK / "data" / "w_test.xyz", w_test),
-        "replay": xyz(WORK / "data" / "replay.xyz", base[::5]),
+        "replay": xyz(WORK / "data" / "replay.xyz", replay),
     }
     for n in sizes:
         files[f"w_{n}"] = xyz(WORK / "data" / f"w_{n}.xyz", w_pool[:n])
@@ -101,6 +113,7 @@ def prepare(sizes, seed: int = 0) -> tuple[dict[str, Path], dict]:
             "old test": sum(map(len, old_tests.values())),
             "W pool": len(w_pool),
             "W test": len(w_test),
+            "replay": len(replay),
         }
     )
     return files, counts
@@ -136,7 +149,10 @@ def main() -> None:
                 if not (out / "report.json").exists():
                     spec = dict(spec)
                     replay = [files["replay"]] if spec.pop("replay", False) else None
-                    options = AddElementOptions(training={"epochs": epochs, "batch_size": 4, "progress": False}, **spec)
+                    n_epochs = epochs_at(strategy, n, epochs, replay_frames=counts["replay"])
+                    options = AddElementOptions(
+                        training={"epochs": n_epochs, "batch_size": 4, "progress": False}, **spec
+                    )
                     add_element(
                         base,
                         "W",

@@ -12,7 +12,7 @@ with each adapted model (N = 200, seed 0), then 1 ps NVE for the energy drift.
     python -m benchmarks.rmd17_add_oxygen [--profile quick|reduced|full] [--strategies gated full ...] [--seeds 0]
 
 Training length: a profile's ``epochs`` at N = 200, more at smaller N so that no strategy takes fewer optimizer
-steps than at N = 200 (``epochs_at``). Profiles (PROFILES below): ``full`` is the benchmark as specified
+steps than at N = 200 (``common.epochs_at``). Profiles (PROFILES below): ``full`` is the benchmark as specified
 (production-size base, 500 frames per C/H/N molecule, N = 50/200/1000, three seeds, 10 ps MD); ``reduced`` takes
 about 2 h per seed on one core after its 30-minute base (32-channel base on 250 frames per molecule, N = 50/200,
 seeds 0-2, 1 ps MD, EWC at one strength); ``quick`` is a smoke test whose numbers mean nothing.
@@ -38,6 +38,7 @@ from benchmarks.common import (
     ROOT,
     SHARED,
     adapted_model,
+    epochs_at,
     machine,
     markdown_table,
     new_element_errors,
@@ -51,6 +52,7 @@ from scisft.potentials.train import train_potential
 
 WORK = ROOT / "benchmarks" / "work" / "rmd17"  # profiles other than full add _<profile>
 OLD = ["benzene", "naphthalene", "toluene", "azobenzene"]
+REPLAY_PER_MOLECULE = 100  # base train frames 0-99 of each C/H/N molecule: replay and EWC data
 NEW = ["ethanol", "malonaldehyde"]
 MODEL = {"channels": 64, "num_layers": 3, "l_max": 2, "cutoff": 5.0, "radial_hidden": 64}
 PROFILES = {
@@ -94,7 +96,9 @@ def prepare(sizes, base_frames: int) -> dict[str, Path]:
         ),
         "base_val": xyz(WORK / "data" / "chn_val.xyz", [a for m in OLD for a in frames(m, "train", 900, 1000)]),
         "old_test": xyz(WORK / "data" / "chn_test.xyz", [a for m in OLD for a in frames(m, "test", 0, 250)]),
-        "replay": xyz(WORK / "data" / "chn_replay.xyz", [a for m in OLD for a in frames(m, "train", 0, 100)]),
+        "replay": xyz(
+            WORK / "data" / "chn_replay.xyz", [a for m in OLD for a in frames(m, "train", 0, REPLAY_PER_MOLECULE)]
+        ),
         "new_val": xyz(WORK / "data" / "cho_val.xyz", [a for m in NEW for a in frames(m, "train", 900, 950)]),
         "new_test": xyz(WORK / "data" / "cho_test.xyz", [a for m in NEW for a in frames(m, "test", 0, 1000)]),
     }
@@ -118,14 +122,6 @@ def base_model(files, epochs: int, channels: int) -> Path:
     return out
 
 
-def epochs_at(strategy: str, n: int, epochs: int) -> int:
-    """Epochs for N new frames: ``epochs`` at N = 200, and more below it so that a strategy takes at least as many
-    optimizer steps as at N = 200 (30 epochs of 50 frames are 190 steps: too few to compare strategies). Scratch's
-    epochs cover the 400 replay frames + N."""
-    replay = 4 * 100
-    return max(epochs, round(epochs * (replay + 200) / (replay + n) if strategy == "scratch" else epochs * 200 / n))
-
-
 def run_dir(strategy: str, n: int, seed: int) -> Path:
     """Where the add-element run of ``strategy`` with N new frames and ``seed`` keeps its model, report and caches."""
     return WORK / "runs" / f"{strategy}_n{n}_s{seed}"
@@ -137,7 +133,13 @@ def run(files, base: Path, strategy: str, n: int, seed: int, epochs: int) -> dic
         return json.loads((out / "report.json").read_text())
     spec = dict(STRATEGIES[strategy])
     replay = [files["replay"]] if spec.pop("replay", False) or spec.get("ewc") else None
-    options = AddElementOptions(training={"epochs": epochs_at(strategy, n, epochs), "progress": False}, **spec)
+    options = AddElementOptions(
+        training={
+            "epochs": epochs_at(strategy, n, epochs, replay_frames=len(OLD) * REPLAY_PER_MOLECULE),
+            "progress": False,
+        },
+        **spec,
+    )
     return add_element(
         base,
         "O",
