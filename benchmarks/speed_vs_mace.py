@@ -10,8 +10,9 @@ Speed does not depend on the weights, so these stand for any model of the same s
   cached), as atom-steps per second, and the peak memory of the process (resident set on CPU, allocated on GPU).
 - Batch size: the 1000 ethanol test frames in batches of 1, 4, 16 and 64 (energy + forces), structures per second.
 - Variants of ours: the 1125-atom box with a LoRA adapter (rank 2) on every node-wise and radial layer, unmerged
-  and merged into the base weights, and the base model through ``torch.compile`` (``compile=True``; its one-off
-  compilation is not timed), against the base model; one process, the calls interleaved.
+  and merged into the base weights, the base model through ``torch.compile`` (``compile=True``; its one-off
+  compilation is not timed) and with cuEquivariance's tensor products (``tensor_product="cuequivariance"``: fused
+  kernels on CUDA, its PyTorch path on CPU), against the base model; one process, the calls interleaved.
 
 Each measurement runs in a fresh process (peak memory is per measurement; MACE runs in its own virtual environment,
 as in rmd17_vs_mace). Results: benchmarks/results/speed_vs_mace_<device>.{json,md}.
@@ -56,7 +57,7 @@ if mode == 'md':
         times.append(time.perf_counter() - t)
     seconds = float(np.median(times))
 elif mode == 'variants':
-    variants = ('base', 'unmerged', 'merged', 'compiled')
+    variants = ('base', 'unmerged', 'merged', 'compiled', 'cuequivariance')
     copies = {v: frames[0].copy() for v in variants}
     for v in variants:
         copies[v].calc = calculator(v)
@@ -97,7 +98,8 @@ def variant_model(variant):  # the base model, or with a random non-zero LoRA on
     return model
 def calculator(variant='base'):
     return ScisftCalculator(variant_model(variant), device=device, dtype='float32', merge_adapters=variant == 'merged',
-                            compile=variant == 'compiled')
+                            compile=variant == 'compiled',
+                            tensor_product='cuequivariance' if variant == 'cuequivariance' else 'e3nn')
 model = variant_model('base')
 def energy_and_forces(frames):
     out = model.to(device)(collate(to_graphs(frames, model.config.cutoff)).to(device), forces=True)

@@ -6,6 +6,9 @@
 Adapters that can be merged into the base weights are merged for inference (no extra cost); element-gated adapters
 stay as they are and cost only on the new element's atoms and edges.
 
+``tensor_product="cuequivariance"`` computes the tensor products with NVIDIA's cuEquivariance (fused CUDA kernels
+on a GPU; see ``scisft.potentials.cueq``); the default is e3nn.
+
 ``compile=True`` runs the model through ``torch.compile`` (dynamic shapes, so the changing neighbour count of MD
 does not recompile): the first call compiles (about a minute on a CPU, seconds with a warm cache); later calls
 took 0.64x the eager time on a 1125-atom box on one CPU thread (benchmarks/speed_vs_mace.py).
@@ -22,6 +25,7 @@ from torch_geometric.data import Batch
 
 from scisft.adapters import adapter_names, merge
 from scisft.errors import ConfigError
+from scisft.potentials.cueq import use_cuequivariance
 from scisft.potentials.graph import atoms_to_graph
 from scisft.potentials.model import Potential
 from scisft.potentials.store import load
@@ -40,11 +44,14 @@ class ScisftCalculator(Calculator):
         dtype: str = "float64",
         merge_adapters: bool = True,
         compile: bool = False,
+        tensor_product: str = "e3nn",
         **kwargs,
     ):
         super().__init__(**kwargs)
         if dtype not in DTYPES:
             raise ConfigError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
+        if tensor_product not in ("e3nn", "cuequivariance"):
+            raise ConfigError(f"tensor_product must be 'e3nn' or 'cuequivariance', got {tensor_product!r}")
         if isinstance(model, Potential):
             if adapter is not None:
                 raise ConfigError("pass adapters with a model directory, or load them onto the model first")
@@ -56,6 +63,8 @@ class ScisftCalculator(Calculator):
         if merge_adapters:
             for name in adapter_names(self.model):
                 merge(self.model, name)
+        if tensor_product == "cuequivariance":
+            use_cuequivariance(self.model)
         self.device = torch.device(device)
         self.forward = torch.compile(self.model, dynamic=True) if compile else self.model
 

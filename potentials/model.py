@@ -115,6 +115,7 @@ class Interaction(nn.Module):
         self.self_connection = o3.Linear(irreps_in, self.gate.irreps_in)
         self.residual = irreps_in == self.gate.irreps_out
         self.norm = 1.0 / math.sqrt(avg_num_neighbors)
+        self.fast_tp: nn.Module | None = None  # the same product by another backend: scisft.potentials.cueq
 
     @property
     def irreps_out(self) -> o3.Irreps:
@@ -123,7 +124,8 @@ class Interaction(nn.Module):
     def forward(self, h, sh, basis, edge_index):
         centre, neighbour = edge_index
         x = self.linear_in(h)
-        messages = self.tp(x[neighbour], sh, self.radial(basis))
+        tp = self.tp if self.fast_tp is None else self.fast_tp
+        messages = tp(x[neighbour], sh, self.radial(basis))
         pooled = scatter(messages, centre, dim=0, dim_size=h.shape[0], reduce="sum") * self.norm
         out = self.gate(self.linear_out(pooled) + self.self_connection(h))
         return h + out if self.residual else out
