@@ -11,7 +11,7 @@ on a GPU; see ``scisft.potentials.cueq``); the default is e3nn.
 
 ``compile=True`` runs the model through ``torch.compile`` (dynamic shapes, so the changing neighbour count of MD
 does not recompile): the first call compiles (about a minute on a CPU, seconds with a warm cache); later calls
-took 0.64x the eager time on a 1125-atom box on one CPU thread (benchmarks/speed_vs_mace.py).
+took 0.57-0.64x the eager time on a 1125-atom box on one CPU thread (benchmarks/speed_vs_mace.py).
 """
 
 from __future__ import annotations
