@@ -42,21 +42,18 @@ class CueTensorProduct(nn.Module):
             raise ConfigError(f"cuEquivariance orders the outputs as {self.tp.irreps_out}, e3nn as {tp.irreps_out}")
         # e3nn: one weight block per instruction, in instruction order; cuEquivariance: one per path of its
         # descriptor (weight segment, input-1 segment, input-2 segment, output segment)
-        start = {}
-        offset = 0
+        blocks, offset = {}, 0
         for ins in tp.instructions:
-            start[(ins.i_in1, ins.i_in2, ins.i_out)] = offset
+            blocks[(ins.i_in1, ins.i_in2, ins.i_out)] = range(offset, offset + ins.path_shape[0])
             offset += ins.path_shape[0]
         paths = cue.descriptors.channelwise_tensor_product(irreps_in1, irreps_in2, targets).polynomial.operations[0][1]
         order = [None] * len(tp.instructions)
         for path in paths.paths:
             w, i1, i2, out = path.indices
-            order[w] = start[(i1, i2, out)]
-        mul = tp.instructions[0].path_shape[0]
-        index = torch.tensor([o + k for o in order for k in range(mul)])
-        # 'uvu' paths of one layer all have the input's multiplicity (the model uses one channel count)
-        if any(ins.path_shape[0] != mul for ins in tp.instructions) or len(index) != tp.weight_numel:
-            raise ConfigError("the cuEquivariance backend needs every path of a layer to have the same multiplicity")
+            order[w] = blocks[(i1, i2, out)]
+        index = torch.tensor([i for block in order for i in block])
+        if not len(index) == tp.weight_numel == self.tp.weight_numel:
+            raise ConfigError(f"cuEquivariance expects {self.tp.weight_numel} weights per edge, e3nn {tp.weight_numel}")
         self.register_buffer("weight_order", index, persistent=False)
         for module in self.tp.modules():  # constants cuEquivariance rebuilds: keep them out of checkpoints
             for name, buffer in list(module.named_buffers(recurse=False)):
