@@ -33,6 +33,7 @@ from torch_geometric.utils import scatter
 
 from scisft.adapters import ExtendableEmbedding, adapter_context
 from scisft.errors import ConfigError, DataError
+from scisft.potentials.blocks import EdgeBlocks, default_max_edges
 from scisft.potentials.elements import DESCRIPTOR_SIZE, atomic_number, descriptor_table
 from scisft.potentials.radial import RadialBasis
 
@@ -121,13 +122,20 @@ class Interaction(nn.Module):
     def irreps_out(self) -> o3.Irreps:
         return self.gate.irreps_out
 
-    def forward(self, h, sh, basis, edge_index):
-        centre, neighbour = edge_index
-        x = self.linear_in(h)
+    def pooled_messages(self, x, sh, basis, centre, neighbour, n_centres: int) -> torch.Tensor:
+        """sum_j TP(x_j, Y(r_ij); radial(basis_ij)) for centres 0..n_centres-1 (not yet normalised)."""
         tp = self.tp if self.fast_tp is None else self.fast_tp
         messages = tp(x[neighbour], sh, self.radial(basis))
-        pooled = scatter(messages, centre, dim=0, dim_size=h.shape[0], reduce="sum") * self.norm
-        out = self.gate(self.linear_out(pooled) + self.self_connection(h))
+        return scatter(messages, centre, dim=0, dim_size=n_centres, reduce="sum")
+
+    def forward(self, h, sh, basis, edge_index, blocks: EdgeBlocks | None = None):
+        """One layer; with ``blocks`` (edges sorted by centre, see ``scisft.potentials.blocks``), block by block."""
+        x = self.linear_in(h)
+        if blocks is None:
+            pooled = self.pooled_messages(x, sh, basis, edge_index[0], edge_index[1], h.shape[0])
+        else:
+            pooled = blocks.pooled(self.pooled_messages, x, sh, basis, edge_index)
+        out = self.gate(self.linear_out(pooled * self.norm) + self.self_connection(h))
         return h + out if self.residual else out
 
 
@@ -166,6 +174,10 @@ class Potential(nn.Module):
         self.readout_out = nn.Linear(config.readout_hidden, 1, bias=False)
         self.scale = nn.Parameter(torch.tensor(float(config.scale)))
         self.shift = nn.Parameter(torch.tensor(float(config.shift)))
+        # a run-time setting, not part of the model: outside training, graphs with more edges than this run their
+        # layers in blocks of this many edges (``scisft.potentials.blocks``: bounded memory, faster on a CPU, same
+        # results up to rounding); None: the device's default (``blocks.MAX_EDGES``); 0: never
+        self.max_block_edges: int | None = None
         self._refresh_tables()
 
     # -- elements ---------------------------------------------------------------------------------------------
@@ -216,8 +228,8 @@ class Potential(nn.Module):
         present, index = torch.unique(types, return_inverse=True)
         return self.descriptor_map(self.descriptors[present])[index] + self.residual(types)
 
-    def element_masks(self, types: torch.Tensor, edge_index: torch.Tensor, length: torch.Tensor) -> dict:
-        """Adapter-context masks for the elements added by adapters; for element X:
+    def element_masks(self, types: torch.Tensor, edge_index: torch.Tensor, length: torch.Tensor) -> tuple[dict, dict]:
+        """Adapter-context masks for the elements added by adapters, per atom and per edge; for element X:
 
         - ``atoms_<X>`` (N,) bool: its atoms; ``edges_<X>`` (E,) bool: edges that touch one;
         - ``near_<X>`` (N,) weight: 1 on its atoms, ``1 - prod_j (1 - u(r_ij))`` over its atoms j within the cutoff
@@ -230,21 +242,20 @@ class Potential(nn.Module):
         centre, neighbour = edge_index
         # clamped below 1 so log1p stays finite for (unphysically) short edges
         log_far_edge = torch.log1p(-self.radial_basis.envelope(length).clamp(max=1.0 - 1e-6))
-        masks = {}
+        atom_masks, edge_masks = {}, {}
         for offset, (symbol, _) in enumerate(self.added):
             atoms = types == len(self.base_elements) + offset
             to_x = torch.where(atoms[neighbour], log_far_edge, torch.zeros_like(log_far_edge))
             log_far = scatter(to_x, centre, dim=0, dim_size=len(types), reduce="sum")
             near = torch.where(atoms, torch.ones_like(log_far), -torch.expm1(log_far))
-            masks.update(
+            atom_masks.update({f"atoms_{symbol}": atoms, f"near_{symbol}": near})
+            edge_masks.update(
                 {
-                    f"atoms_{symbol}": atoms,
                     f"edges_{symbol}": atoms[centre] | atoms[neighbour],
-                    f"near_{symbol}": near,
                     f"near_edges_{symbol}": 1 - (1 - near[centre]) * (1 - near[neighbour]),
                 }
             )
-        return masks
+        return atom_masks, edge_masks
 
     # -- evaluation -------------------------------------------------------------------------------------------
     def forward(self, data, forces: bool = True, stress: bool = False, training: bool = False) -> dict:
@@ -270,16 +281,24 @@ class Potential(nn.Module):
         else:
             pos_used = pos
         types = self.element_types(data.z)
-        centre, neighbour = data.edge_index
+        edge_index, edge_shift, blocks = data.edge_index, data.edge_shift, None
+        max_edges = default_max_edges(pos.device) if self.max_block_edges is None else self.max_block_edges
+        if not training and max_edges and edge_index.shape[1] > max_edges:
+            blocks = EdgeBlocks(edge_index[0], len(types), max_edges)
+            edge_index, edge_shift = edge_index[:, blocks.order], edge_shift[blocks.order]
+        centre, neighbour = edge_index
         edge_cell = cell[batch[centre]]
-        vec = pos_used[neighbour] - pos_used[centre] + torch.einsum("ek,ekl->el", data.edge_shift.to(dtype), edge_cell)
+        vec = pos_used[neighbour] - pos_used[centre] + torch.einsum("ek,ekl->el", edge_shift.to(dtype), edge_cell)
         length = vec.norm(dim=1)
         sh = self.spherical_harmonics(vec)
         basis = self.radial_basis(length)
-        with adapter_context(**self.element_masks(types, data.edge_index, length)):
+        atom_masks, edge_masks = self.element_masks(types, edge_index, length)
+        if blocks is not None:
+            blocks.edge_context = edge_masks
+        with adapter_context(**atom_masks, **edge_masks):
             h = self.embedding(types)
             for layer in self.layers:
-                h = layer(h, sh, basis, data.edge_index)
+                h = layer(h, sh, basis, edge_index, blocks)
             atom_energy = self.readout_out(F.silu(self.readout(h))).squeeze(-1)
         # the E0 part (large: ~ -1000 eV per C atom) is summed in float64, so total energies keep meV precision
         reference = self.e0(types).squeeze(-1).double()
