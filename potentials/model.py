@@ -122,19 +122,20 @@ class Interaction(nn.Module):
     def irreps_out(self) -> o3.Irreps:
         return self.gate.irreps_out
 
-    def pooled_messages(self, x, sh, basis, centre, neighbour, n_centres: int) -> torch.Tensor:
-        """sum_j TP(x_j, Y(r_ij); radial(basis_ij)) for centres 0..n_centres-1 (not yet normalised)."""
+    def pooled_messages(self, x_neighbour, sh, basis, centre, n_centres: int) -> torch.Tensor:
+        """sum_j TP(x_j, Y(r_ij); radial(basis_ij)) for centres 0..n_centres-1 (not yet normalised); ``x_neighbour``:
+        the neighbour's features per edge."""
         tp = self.tp if self.fast_tp is None else self.fast_tp
-        messages = tp(x[neighbour], sh, self.radial(basis))
+        messages = tp(x_neighbour, sh, self.radial(basis))
         return scatter(messages, centre, dim=0, dim_size=n_centres, reduce="sum")
 
     def forward(self, h, sh, basis, edge_index, blocks: EdgeBlocks | None = None):
         """One layer; with ``blocks`` (edges sorted by centre, see ``scisft.potentials.blocks``), block by block."""
         x = self.linear_in(h)
         if blocks is None:
-            pooled = self.pooled_messages(x, sh, basis, edge_index[0], edge_index[1], h.shape[0])
+            pooled = self.pooled_messages(x[edge_index[1]], sh, basis, edge_index[0], h.shape[0])
         else:
-            pooled = blocks.pooled(self.pooled_messages, x, sh, basis, edge_index)
+            pooled = blocks.pooled(self, x, sh, basis, edge_index)
         out = self.gate(self.linear_out(pooled * self.norm) + self.self_connection(h))
         return h + out if self.residual else out
 

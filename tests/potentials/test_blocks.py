@@ -55,3 +55,21 @@ def test_blocked_layers_match_unblocked_with_a_gated_adapter(max_block_edges):
     torch.testing.assert_close(got["forces"], expected["forces"], rtol=0, atol=1e-10)
     torch.testing.assert_close(got["stress"], expected["stress"], rtol=0, atol=1e-10)
     assert np.abs(expected["forces"].numpy()).max() > 1e-3
+
+
+def test_weight_gradients_of_an_energy_match_through_the_blocks():
+    """Outside training, a loss on energies still gets every weight's gradient (recomputed block by block)."""
+    model = tiny_model(elements=("H", "C", "Mo"))
+    add_gated(model, "O")
+    data = batch(model, [oxidised_mo(), ethanol()])
+
+    def gradients(max_block_edges):
+        model.max_block_edges = max_block_edges
+        model.zero_grad()
+        model(data, forces=False)["energy"].square().sum().backward()
+        return {k: p.grad.clone() for k, p in model.named_parameters() if p.grad is not None}
+
+    expected, got = gradients(0), gradients(40)
+    assert got.keys() == expected.keys() and any("scisft_adapters" in k for k in got)
+    for key, value in expected.items():
+        torch.testing.assert_close(got[key], value, atol=1e-9, rtol=1e-7, msg=key)
