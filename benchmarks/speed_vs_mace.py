@@ -136,6 +136,7 @@ def box_file(molecule: Atoms, per_side: int) -> Path:
     """The extxyz file of ``ethanol_box(molecule, per_side)``, written once."""
     path = WORK / f"box{per_side}.xyz"
     if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
         write(path, ethanol_box(molecule, per_side), format="extxyz")
     return path
 

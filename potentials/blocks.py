@@ -26,7 +26,7 @@ from torch.autograd.function import once_differentiable
 from scisft.adapters import adapter_context
 
 # edges per block, by device type. CPU: small blocks stay in cache and are faster than one large pass (production
-# model, ethanol liquid, one thread: 6.3 ms/atom at 1125 atoms with 2048 edges per block, 13.0 ms/atom unblocked;
+# model, ethanol liquid, one thread: 5.3 ms/atom at 1125 atoms with 2048 edges per block, 13.0 ms/atom unblocked;
 # 1024-2048 was best, ``benchmarks/size_scaling.py``). GPU: large blocks keep kernel launches few (131072 edges:
 # about 4.6 GB of float32 intermediates at 64 channels, l_max = 2); not yet measured.
 MAX_EDGES = {"cpu": 2048, "cuda": 131072}
