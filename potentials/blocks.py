@@ -68,13 +68,13 @@ class EdgeBlocks:
         params = [p for p in layer.parameters() if p.requires_grad]
         return BlockedMessages.apply(self, layer, edge_index, len(context), x, sh, basis, *context, *params)
 
-    def block_messages(self, layer, block: int, x, sh, basis, context, edge_index, leaves=()):
+    def block_messages(self, layer, block: int, x, sh, basis, edge_index, leaves=()):
         """Block ``block``'s pooled messages, and the inputs named in ``leaves`` ('x': the gathered neighbour
         features, 'sh', 'basis' or a context key) as the detached leaves it was computed from, {name: leaf}."""
         (a0, a1), (e0, e1) = self.atom_ranges[block], self.edge_ranges[block]
         neighbour = edge_index[1, e0:e1]
         inputs = {"x": x[neighbour], "sh": sh[e0:e1], "basis": basis[e0:e1]}
-        inputs.update({key: value[e0:e1] for key, value in zip(self.edge_context, context, strict=True)})
+        inputs.update({key: value[e0:e1] for key, value in self.edge_context.items()})
         found = {}
         for name in leaves:
             inputs[name] = found[name] = inputs[name].detach().requires_grad_()
@@ -89,28 +89,24 @@ class BlockedMessages(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, blocks, layer, edge_index, n_context, x, sh, basis, *rest):
-        context, params = rest[:n_context], rest[n_context:]
-        ctx.blocks, ctx.layer, ctx.n_context = blocks, layer, n_context
-        ctx.save_for_backward(edge_index, x, sh, basis, *context, *params)
-        return torch.cat(
-            [blocks.block_messages(layer, b, x, sh, basis, context, edge_index)[0] for b in range(len(blocks))]
-        )
+        ctx.blocks, ctx.layer = blocks, layer  # the context tensors (rest[:n_context]) stay in blocks.edge_context
+        ctx.save_for_backward(edge_index, x, sh, basis, *rest[n_context:])
+        return torch.cat([blocks.block_messages(layer, b, x, sh, basis, edge_index)[0] for b in range(len(blocks))])
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out):
         blocks, layer = ctx.blocks, ctx.layer
-        edge_index, x, sh, basis, *rest = ctx.saved_tensors
-        context, params = rest[: ctx.n_context], rest[ctx.n_context :]
+        edge_index, x, sh, basis, *params = ctx.saved_tensors
         needs = dict(zip(["x", "sh", "basis", *blocks.edge_context], ctx.needs_input_grad[4:], strict=False))
-        edge_inputs = {"sh": sh, "basis": basis, **dict(zip(blocks.edge_context, context, strict=True))}
+        edge_inputs = {"sh": sh, "basis": basis, **blocks.edge_context}
         grads = {name: torch.zeros_like(value) for name, value in edge_inputs.items() if needs[name]}
         grad_x = torch.zeros_like(x) if needs["x"] else None
         grad_params = [torch.zeros_like(p) for p in params]
         wanted = [name for name, need in needs.items() if need]
         with torch.enable_grad():
             for b, ((a0, a1), (e0, e1)) in enumerate(zip(blocks.atom_ranges, blocks.edge_ranges, strict=True)):
-                out, leaves = blocks.block_messages(layer, b, x, sh, basis, context, edge_index, wanted)
+                out, leaves = blocks.block_messages(layer, b, x, sh, basis, edge_index, wanted)
                 result = torch.autograd.grad(out, [*leaves.values(), *params], grad_out[a0:a1], allow_unused=True)
                 for name, grad in zip(leaves, result, strict=False):
                     if grad is None:
