@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import platform
 import subprocess
@@ -72,6 +73,52 @@ def new_element_errors(base: Path, run: Path, strategy: str, test_file: Path) ->
         model = load(*adapted_model(base, run, strategy))
         cache.write_text(json.dumps(evaluate_files(model, [test_file])[str(test_file)]))
     return json.loads(cache.read_text())
+
+
+def base_errors(base: Path, test_file: Path) -> dict:
+    """Errors of the base model in ``base`` on ``test_file``, cached in base/old_test.json: the fingerprint by which
+    ``published_run`` knows a rebuilt base is the one a published result was made with."""
+    from scisft.potentials.cli import evaluate_files
+    from scisft.potentials.store import load
+
+    cache = base / "old_test.json"
+    if not cache.exists():
+        cache.write_text(json.dumps(evaluate_files(load(base), [test_file])[str(test_file)]))
+    return json.loads(cache.read_text())
+
+
+def published(name: str) -> dict:
+    """benchmarks/results/NAME.json as it was when this call started (it is rewritten as runs finish), or {}."""
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def published_run(results: dict, strategy: str, n: int, seed: int, options, base_old: dict) -> dict | None:
+    """The entry for (strategy, n, seed) in the published ``results`` (``published``), to stand in for a run
+    whose files are gone, or None. Only an entry made from the same base (its report's base errors on the
+    old-chemistry set equal ``base_old`` to 1e-5: summation order differs with the thread count) with the same
+    ``options`` (an ``AddElementOptions``) and the same resolved training settings qualifies (an entry without
+    recorded settings never does)."""
+    import dataclasses
+
+    from scisft.potentials.add_element import training_config
+
+    wanted = {  # through JSON, as the published reports went: tuples become lists
+        "options": json.loads(json.dumps(dataclasses.asdict(options))),
+        "config": json.loads(json.dumps(dataclasses.asdict(training_config(options, seed)))),
+    }
+    for entry in results.get("results", []):
+        report = entry["report"]
+        if (entry["strategy"], entry["n"], entry["seed"]) != (strategy, n, seed):
+            continue
+        old = report["base_metrics"]["old"]
+        same_base = old["structures"] == base_old["structures"] and all(
+            math.isclose(old[k], base_old[k], rel_tol=1e-5) for k in ("energy_mae_mev", "force_mae_mev_per_A")
+        )
+        found = {"options": report["options"], "config": report["training"].get("config")}
+        if same_base and found == wanted:
+            return entry
+    return None
 
 
 def write_results(name: str, payload: dict, markdown: str) -> None:

@@ -18,10 +18,12 @@ about 2 h per seed on one core after its 30-minute base (32-channel base on 250 
 seeds 0-2, 1 ps MD, EWC at one strength); ``quick`` is a smoke test whose numbers mean nothing.
 
 Every run writes its own report under benchmarks/work/rmd17[_<profile>] and is skipped when that report exists, so
-the script can be stopped and started again. ``--strategies`` and ``--seeds`` narrow a call to part of the profile
-(to use several cores: one process per part); such a call only trains and caches, and a call without them writes the
-results from the cache. Results: benchmarks/results/rmd17_add_oxygen[_<profile>].{json,md,png}
-(the PNG: learning curves).
+the script can be stopped and started again. A run whose files are gone but whose result is in the published JSON,
+made from the same base with the same options and training settings, is taken from there (with its MD rows) and not
+trained again: after a change to one strategy's defaults, only that strategy reruns.
+``--strategies`` and ``--seeds`` narrow a call to part of the profile (to use several cores: one process per part);
+such a call only trains and caches, and a call without them writes the results from the cache.
+Results: benchmarks/results/rmd17_add_oxygen[_<profile>].{json,md,png} (the PNG: learning curves).
 """
 
 from __future__ import annotations
@@ -38,10 +40,13 @@ from benchmarks.common import (
     ROOT,
     SHARED,
     adapted_model,
+    base_errors,
     epochs_at,
     machine,
     markdown_table,
     new_element_errors,
+    published,
+    published_run,
     require,
     write_results,
 )
@@ -127,10 +132,10 @@ def run_dir(strategy: str, n: int, seed: int) -> Path:
     return WORK / "runs" / f"{strategy}_n{n}_s{seed}"
 
 
-def run(files, base: Path, strategy: str, n: int, seed: int, epochs: int) -> dict:
+def run(files, base: Path, strategy: str, n: int, seed: int, epochs: int, earlier: dict) -> dict:
+    """The result entry (strategy, n, seed, test_new, report) of one add-element run: from its cached report, else
+    from the ``earlier`` published results when they hold this very run (``common.published_run``), else trained."""
     out = run_dir(strategy, n, seed)
-    if (out / "report.json").exists():
-        return json.loads((out / "report.json").read_text())
     spec = dict(STRATEGIES[strategy])
     replay = [files["replay"]] if spec.pop("replay", False) or spec.get("ewc") else None
     options = AddElementOptions(
@@ -140,17 +145,24 @@ def run(files, base: Path, strategy: str, n: int, seed: int, epochs: int) -> dic
         },
         **spec,
     )
-    return add_element(
-        base,
-        "O",
-        [files[f"new_{n}"]],
-        out,
-        validation=[files["new_val"]],
-        old_validation=[files["old_test"]],
-        replay=replay,
-        options=options,
-        seed=seed,
-    )
+    if not (out / "report.json").exists():
+        entry = published_run(earlier, strategy, n, seed, options, base_errors(base, files["old_test"]))
+        if entry is not None:
+            return entry
+        add_element(
+            base,
+            "O",
+            [files[f"new_{n}"]],
+            out,
+            validation=[files["new_val"]],
+            old_validation=[files["old_test"]],
+            replay=replay,
+            options=options,
+            seed=seed,
+        )
+    report = json.loads((out / "report.json").read_text())
+    test = new_element_errors(base, out, strategy, files["new_test"])
+    return {"strategy": strategy, "n": n, "seed": seed, "test_new": test, "report": report}
 
 
 def production_size() -> dict:
@@ -228,20 +240,26 @@ def main() -> None:
     start = time.perf_counter()
     base = base_model(files, profile["base_epochs"], profile["channels"])
     base_info = json.loads((base / "config.json").read_text())["info"]
+    name = "rmd17_add_oxygen" + ("" if args.profile == "full" else f"_{args.profile}")
+    earlier = published(name)
     results = []
     for seed in seeds:  # one seed at a time, results rewritten after each: a stopped run leaves whole seeds
         for n in sizes if seed == profile["seeds"][0] else [n for n in sizes if n < 1000]:
             for strategy in strategies:
-                report = run(files, base, strategy, n, seed, epochs)
-                test = new_element_errors(base, run_dir(strategy, n, seed), strategy, files["new_test"])
-                results.append({"strategy": strategy, "n": n, "seed": seed, "test_new": test, "report": report})
+                entry = run(files, base, strategy, n, seed, epochs, earlier)
+                results.append(entry)
                 print(
-                    f"{strategy:12s} N={n:5d} seed={seed}: O-test F MAE {test['force_mae_mev_per_A']:.1f} meV/A, "
-                    f"forgetting {report['forgetting']['force_mae_change_mev_per_A']:+.2f} meV/A",
+                    f"{strategy:12s} N={n:5d} seed={seed}: O-test F MAE {entry['test_new']['force_mae_mev_per_A']:.1f}"
+                    f" meV/A, forgetting {entry['report']['forgetting']['force_mae_change_mev_per_A']:+.2f} meV/A",
                     flush=True,
                 )
-        if seed == profile["seeds"][0]:  # MD with the first seed's N = 200 models
-            md = {s: md_checks(base, s, seed, md_ps) for s in strategies}
+        if seed == profile["seeds"][0]:  # MD with the first seed's N = 200 models (published with a reused run)
+            md = {
+                s: md_checks(base, s, seed, md_ps)
+                if (run_dir(s, 200, seed) / "report.json").exists()
+                else earlier["md"][s]
+                for s in strategies
+            }
         if part:
             continue
         payload = {
@@ -253,8 +271,7 @@ def main() -> None:
             "profile": {"name": args.profile, **profile, "seeds_done": seeds[: seeds.index(seed) + 1]},
             "production_size": production_size(),
         }
-        suffix = "" if args.profile == "full" else f"_{args.profile}"
-        write_results("rmd17_add_oxygen" + suffix, payload, summarise(payload, sizes, suffix))
+        write_results(name, payload, summarise(payload, sizes, name.removeprefix("rmd17_add_oxygen")))
 
 
 def summarise(payload: dict, sizes, suffix: str) -> str:

@@ -88,6 +88,14 @@ DEFAULT_TRAINING = {"epochs": 60, "batch_size": 8, "patience": 20, "warmup_steps
 DEFAULT_LR = {"gated": 2e-2, "lora": 2e-2, "full": 1e-2, "scratch": 5e-3}
 
 
+def training_config(options: AddElementOptions, seed: int) -> TrainConfig:
+    """The training settings a run with ``options`` and ``seed`` uses: DEFAULT_TRAINING, the strategy's DEFAULT_LR,
+    then ``options.training``."""
+    return TrainConfig.from_dict(
+        {**DEFAULT_TRAINING, "lr": DEFAULT_LR[options.strategy], "seed": seed, **options.training}
+    )
+
+
 def adapter_name(symbol: str) -> str:
     return f"add_{symbol}"
 
@@ -240,9 +248,7 @@ def add_element(
     name = adapter_name(element)
     atomic_number(element)
     check_unknown(model, element)
-    cfg = TrainConfig.from_dict(
-        {**DEFAULT_TRAINING, "lr": DEFAULT_LR[options.strategy], "seed": seed, **options.training}
-    )
+    cfg = training_config(options, seed)
     weights = LossWeights(**options.loss)
 
     structures = load_structures(data)
@@ -324,6 +330,7 @@ def add_element(
         "steps": result.steps,
         "best_epoch": result.best_epoch,
         "stopped_early": result.stopped_early,
+        "config": dataclasses.asdict(cfg),
     }
     adapted_old = _old_predictions(model, old_val_graphs)
     report["adapted"] = {"new": _metrics(model, new_val_graphs), "old": _metrics(model, old_val_graphs, adapted_old)}
