@@ -121,6 +121,21 @@ def published_run(results: dict, strategy: str, n: int, seed: int, options, base
     return None
 
 
+def add_element_result(earlier: dict, base: Path, out: Path, key: tuple[str, int, int], options, files, train) -> dict:
+    """The result entry (strategy, n, seed, test_new, report) of the add-element run ``key`` = (strategy, n, seed)
+    in ``out``: from its cached report, else from the ``earlier`` published results when they hold this very run
+    (``published_run``), else made by calling ``train()``. ``files``: the "old_test" and "new_test" paths."""
+    strategy, n, seed = key
+    if not (out / "report.json").exists():
+        entry = published_run(earlier, strategy, n, seed, options, base_errors(base, files["old_test"]))
+        if entry is not None:
+            return entry
+        train()
+    report = json.loads((out / "report.json").read_text())
+    test = new_element_errors(base, out, strategy, files["new_test"])
+    return {"strategy": strategy, "n": n, "seed": seed, "test_new": test, "report": report}
+
+
 def write_results(name: str, payload: dict, markdown: str) -> None:
     """benchmarks/results/NAME.json and NAME.md."""
     RESULTS.mkdir(parents=True, exist_ok=True)

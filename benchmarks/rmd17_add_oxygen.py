@@ -40,13 +40,11 @@ from benchmarks.common import (
     ROOT,
     SHARED,
     adapted_model,
-    base_errors,
+    add_element_result,
     epochs_at,
     machine,
     markdown_table,
-    new_element_errors,
     published,
-    published_run,
     require,
     write_results,
 )
@@ -133,8 +131,7 @@ def run_dir(strategy: str, n: int, seed: int) -> Path:
 
 
 def run(files, base: Path, strategy: str, n: int, seed: int, epochs: int, earlier: dict) -> dict:
-    """The result entry (strategy, n, seed, test_new, report) of one add-element run: from its cached report, else
-    from the ``earlier`` published results when they hold this very run (``common.published_run``), else trained."""
+    """The result entry of one add-element run (``common.add_element_result``)."""
     out = run_dir(strategy, n, seed)
     spec = dict(STRATEGIES[strategy])
     replay = [files["replay"]] if spec.pop("replay", False) or spec.get("ewc") else None
@@ -145,11 +142,14 @@ def run(files, base: Path, strategy: str, n: int, seed: int, epochs: int, earlie
         },
         **spec,
     )
-    if not (out / "report.json").exists():
-        entry = published_run(earlier, strategy, n, seed, options, base_errors(base, files["old_test"]))
-        if entry is not None:
-            return entry
-        add_element(
+    return add_element_result(
+        earlier,
+        base,
+        out,
+        (strategy, n, seed),
+        options,
+        files,
+        lambda: add_element(
             base,
             "O",
             [files[f"new_{n}"]],
@@ -159,10 +159,8 @@ def run(files, base: Path, strategy: str, n: int, seed: int, epochs: int, earlie
             replay=replay,
             options=options,
             seed=seed,
-        )
-    report = json.loads((out / "report.json").read_text())
-    test = new_element_errors(base, out, strategy, files["new_test"])
-    return {"strategy": strategy, "n": n, "seed": seed, "test_new": test, "report": report}
+        ),
+    )
 
 
 def production_size() -> dict:

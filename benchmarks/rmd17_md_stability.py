@@ -16,7 +16,8 @@ spurious minimum. (It does not rank the models' MD survival: at 60 epochs gated 
     python -m benchmarks.rmd17_md_stability [--profile reduced] [--ps 10] [--temperature 500]
         [--strategies gated full ...] [--seeds 0 1] [--molecules ethanol malonaldehyde]
 
-Results: benchmarks/results/rmd17_md_stability_<profile>_<ps>ps_<K>K.{json,md}, with every run that exists.
+Results: benchmarks/results/rmd17_md_stability_<profile>_<ps>ps_<K>K.{json,md}, with every run that exists and,
+for a model whose files are gone (its add-element result reused from the published JSON), the published rows.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from ase.constraints import FixBondLength
 from ase.optimize import BFGS
 
 from benchmarks import rmd17_add_oxygen as add_oxygen
-from benchmarks.common import adapted_model, machine, markdown_table, write_results
+from benchmarks.common import adapted_model, machine, markdown_table, published, write_results
 from scisft.potentials.calculator import ScisftCalculator
 from scisft.potentials.md import bonds
 
@@ -109,10 +110,17 @@ def main() -> None:
                 )
             h_shift_scan(strategy, seed)
             add_oxygen.md_checks(base, strategy, seed, args.ps, args.temperature, args.molecules)
+    name = f"rmd17_md_stability_{args.profile}_{args.ps:g}ps_{args.temperature:g}K"
+    earlier = published(name)
+    old_md, old_scans = earlier.get("md", {}), earlier.get("h_shift_scan", {}).get("energies_eV", {})
     md, scans = {}, {}  # every cached result, whichever call made it
     for strategy in add_oxygen.STRATEGIES:
-        for run in sorted((add_oxygen.WORK / "runs").glob(f"{strategy}_n200_s*")):
-            key = f"{strategy} {run.name.rsplit('_s', 1)[1]}"
+        for seed in sorted({int(key.split()[1]) for key in old_md} | set(args.seeds)):
+            run, key = add_oxygen.run_dir(strategy, 200, seed), f"{strategy} {seed}"
+            if not run.exists():  # files gone, add-element result reused from its published JSON: so are these
+                md.update({key: old_md[key]} if key in old_md else {})
+                scans.update({key: old_scans[key]} if key in old_scans else {})
+                continue
             for molecule in add_oxygen.NEW:
                 cache = run / f"md_{molecule}_{args.ps:g}ps_{args.temperature:g}K.json"
                 if cache.exists():
@@ -164,7 +172,7 @@ def main() -> None:
         f"central carbon (closest in the 1000 training frames: {closest:.2f} Å):\n\n{scan_table}\n\n"
         f"Profile: {args.profile}, {args.ps:g} ps at {args.temperature:g} K\n\nMachine: {payload['machine']}"
     )
-    write_results(f"rmd17_md_stability_{args.profile}_{args.ps:g}ps_{args.temperature:g}K", payload, text)
+    write_results(name, payload, text)
     print(text)
 
 

@@ -1,11 +1,16 @@
 """Helpers of the benchmark scripts whose mistakes would silently skew published numbers."""
 
+import dataclasses
+import json
+
 import numpy as np
 from ase import Atoms
 from ase.neighborlist import neighbor_list
 
+from benchmarks.common import published_run
 from benchmarks.rmd17_vs_mace import mace_epoch_seconds
 from benchmarks.speed_vs_mace import SPACING, ethanol_box
+from scisft.potentials.add_element import AddElementOptions, training_config
 
 ETHANOL = Atoms(
     "C2OH6",
@@ -44,3 +49,23 @@ def test_mace_epoch_seconds_counts_training_epochs_only(tmp_path):
         "2026-12-03 07:12:30.000 INFO: Done\n"
     )
     assert mace_epoch_seconds(tmp_path) == 40.0
+
+
+def test_published_run_is_reused_only_for_the_same_base_options_and_settings():
+    options = AddElementOptions(strategy="lora", training={"epochs": 240})
+    base_old = {"structures": 1000, "energy_mae_mev": 11.6166, "force_mae_mev_per_A": 34.5604}
+    report = {
+        "options": dataclasses.asdict(options),
+        "training": {"config": dataclasses.asdict(training_config(options, seed=1))},
+        "base_metrics": {"old": {**base_old, "energy_mae_mev": 11.61659}},  # another thread count: last digits
+    }
+    entry = {"strategy": "lora+replay", "n": 50, "seed": 1, "report": report, "test_new": {}}
+    results = json.loads(json.dumps({"results": [entry]}))  # as read back from the published file
+
+    assert published_run(results, "lora+replay", 50, 1, options, base_old) == results["results"][0]
+    assert published_run(results, "lora+replay", 50, 2, options, base_old) is None  # another seed
+    other_lr = AddElementOptions(strategy="lora", training={"epochs": 240, "lr": 0.04})
+    assert published_run(results, "lora+replay", 50, 1, other_lr, base_old) is None
+    assert published_run(results, "lora+replay", 50, 1, options, {**base_old, "force_mae_mev_per_A": 35.0}) is None
+    del results["results"][0]["report"]["training"]["config"]  # made before the settings were recorded
+    assert published_run(results, "lora+replay", 50, 1, options, base_old) is None
