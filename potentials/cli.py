@@ -27,6 +27,7 @@ def register(subparsers) -> None:
     train.add_argument("--batch-size", type=int)
     train.add_argument("--lr", type=float)
     train.add_argument("--seed", type=int)
+    train.add_argument("--device", help="where training runs: cpu, cuda, cuda:1 (default: cpu)")
     train.set_defaults(func=_train)
 
     evaluate = commands.add_parser("evaluate", help="errors of a model (and adapters) on labelled files")
@@ -63,6 +64,7 @@ def register(subparsers) -> None:
     add.add_argument("--config", help="YAML with sections training and loss")
     add.add_argument("--epochs", type=int)
     add.add_argument("--seed", type=int, default=0)
+    add.add_argument("--device", help="where training runs: cpu, cuda, cuda:1 (default: cpu)")
     add.add_argument("--json", action="store_true", help="print the report as JSON")
     add.set_defaults(func=_add_element)
 
@@ -72,8 +74,7 @@ def register(subparsers) -> None:
 def _add_element(args: argparse.Namespace) -> int:
     extra = read_options(args.config)
     training = dict(extra.get("training", {}))
-    if args.epochs is not None:
-        training["epochs"] = args.epochs
+    training.update({k: v for k, v in {"epochs": args.epochs, "device": args.device}.items() if v is not None})
     options = AddElementOptions(
         strategy=args.strategy,
         rank=args.rank,
@@ -137,6 +138,7 @@ def _train(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         lr=args.lr,
         seed=args.seed,
+        device=args.device,
     )
     print(
         f"model written to {args.out} ({summary['parameters']:,} parameters, "

@@ -79,9 +79,9 @@ def _quadratic(
 ) -> torch.Tensor:
     current = effective_parameters(model)
     total = None
-    for key, ref in anchor.items():
-        diff = current[key] - ref
-        term = (diff * diff * weight[key]).sum() if weight is not None else (diff * diff).sum()
+    for key, ref in anchor.items():  # anchors stay where they were made: the model may train on another device
+        diff = current[key] - ref.to(current[key].device)
+        term = (diff * diff * weight[key].to(diff.device)).sum() if weight is not None else (diff * diff).sum()
         total = term if total is None else total + term
     return total if total is not None else torch.zeros(())
 

@@ -55,7 +55,9 @@ SCHEDULES = ("cosine", "plateau", "constant")
 @dataclass
 class TrainConfig:
     """Training options. lr in 1/step units of AdamW; patience in epochs; checkpoint_every in steps (0: per epoch);
-    time_limit_s: stop after the epoch in which this much wall time has passed (the best weights are kept)."""
+    time_limit_s: stop after the epoch in which this much wall time has passed (the best weights are kept);
+    device: where training runs ("cpu", "cuda", "cuda:1"; None: where the model is); the model returns to its own
+    device at the end. Under torchrun, "cuda" means each process's LOCAL_RANK GPU."""
 
     epochs: int = 100
     batch_size: int = 16
@@ -72,6 +74,7 @@ class TrainConfig:
     progress: bool | None = None
     max_bad_steps: int = 20
     time_limit_s: float | None = None
+    device: str | None = None
 
     def __post_init__(self):
         if self.schedule not in SCHEDULES:
@@ -80,6 +83,18 @@ class TrainConfig:
             raise ConfigError("training: epochs and batch_size must be >= 1 and lr > 0")
         if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
             raise ConfigError(f"training: ema_decay must be in (0, 1), got {self.ema_decay}")
+        if self.device is not None:
+            try:
+                device = torch.device(self.device)
+            except RuntimeError:
+                raise ConfigError(
+                    f"training: device {self.device!r} is not a torch device; use e.g. cpu, cuda, cuda:1"
+                ) from None
+            if device.type == "cuda" and not torch.cuda.is_available():
+                raise ConfigError(
+                    f"training: device {self.device!r} asked for, but this torch ({torch.__version__}) sees no CUDA "
+                    "GPU; install a CUDA build of torch or train on cpu"
+                )
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
@@ -157,6 +172,27 @@ def mean_loss(model: nn.Module, data: Sequence, loss_fn: Callable, collate: Call
     return {k: v / max(count, 1) for k, v in sums.items()}
 
 
+def training_device(name: str | None, world: int) -> torch.device | None:
+    """The device ``TrainConfig.device`` names (None stays None); under torchrun a bare "cuda" is this process's
+    LOCAL_RANK GPU."""
+    if name is None:
+        return None
+    device = torch.device(name)
+    if device.type == "cuda" and device.index is None and world > 1:
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+    return device
+
+
+def to_device(batch, device: torch.device):
+    """``batch`` with its tensors on ``device``: anything with ``.to`` (tensors, PyG batches), inside dicts, lists
+    and tuples; other values as they are."""
+    if isinstance(batch, dict):
+        return {k: to_device(v, device) for k, v in batch.items()}
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(to_device(v, device) for v in batch)
+    return batch.to(device) if hasattr(batch, "to") else batch
+
+
 def _show_progress(setting: bool | None) -> bool:
     if setting is not None:
         return setting
@@ -179,8 +215,7 @@ class Trainer:
     ):
         self.model, self.loss_fn, self.config = model, loss_fn, config
         self.out_dir = Path(out_dir) if out_dir is not None else None
-        self.collate, self.penalties = collate, list(penalties)
-        self.validate = validate or (lambda m, d: mean_loss(m, d, loss_fn, collate, config.batch_size))
+        self.collate, self.penalties, self.validate = collate, list(penalties), validate
         self.names = [k for k, p in model.named_parameters() if p.requires_grad]
         if not self.names:
             raise ConfigError("training: the model has no trainable parameters; apply a plan first")
@@ -279,6 +314,16 @@ class Trainer:
             raise ConfigError("training: the training set is empty")
         rank, world = distributed.setup()
         start_time = time.perf_counter()
+        home = next(self.model.parameters()).device
+        device = training_device(cfg.device, world)
+        if device is not None:
+            self.model.to(device)
+
+        def collate(items):
+            batch = self.collate(items)
+            return batch if device is None else to_device(batch, device)
+
+        validate = self.validate or (lambda m, d: mean_loss(m, d, self.loss_fn, collate, cfg.batch_size))
         steps_per_epoch = math.ceil(len(train_data) / cfg.batch_size)
         scheduler = self._scheduler(cfg.epochs * steps_per_epoch)
         ema = self._snapshot() if cfg.ema_decay else None
@@ -313,7 +358,7 @@ class Trainer:
             bar = tqdm(total=len(batches), initial=state["batch"], disable=not show, leave=False, desc=f"epoch {epoch}")
             for b in range(state["batch"], len(batches)):
                 torch.manual_seed(cfg.seed * 1_000_003 + state["step"])
-                loss, _ = _split_loss(self.loss_fn(net, self.collate([train_data[i] for i in batches[b]])))
+                loss, _ = _split_loss(self.loss_fn(net, collate([train_data[i] for i in batches[b]])))
                 total = loss + sum((p(self.model) for p in self.penalties), torch.zeros((), dtype=loss.dtype))
                 self.optimizer.zero_grad(set_to_none=True)
                 ok = bool(torch.isfinite(total))
@@ -360,7 +405,7 @@ class Trainer:
             }
             if val_data is not None and len(val_data):
                 with _weights(self.params, ema):
-                    val = self.validate(self.model, val_data)
+                    val = validate(self.model, val_data)
                 record.update({f"val_{k}": v for k, v in val.items()})
                 if cfg.schedule == "plateau":
                     scheduler.step(val["loss"])
@@ -383,6 +428,7 @@ class Trainer:
         with torch.no_grad():
             for k in self.names:
                 self.params[k].copy_(best[k])
+        self.model.to(home)
         distributed.barrier()
         return TrainResult(
             epochs=state["epoch"],

@@ -138,3 +138,25 @@ def test_time_limit_stops_after_the_epoch_it_passes():
         regression()
     )
     assert result.epochs == 1 and result.stopped_early
+
+
+def test_a_device_that_is_not_there_is_refused_before_training():
+    with pytest.raises(ConfigError, match="'gpu0' is not a torch device"):
+        TrainConfig(device="gpu0")
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="sees no CUDA GPU"):
+            TrainConfig.from_dict({"device": "cuda"})
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_training_on_a_gpu_matches_the_cpu_and_the_model_comes_back():
+    data = regression()
+    weights = {}
+    for device in ("cpu", "cuda"):
+        torch.manual_seed(0)
+        model = nn.Linear(2, 1).double()
+        cfg = TrainConfig(epochs=5, batch_size=8, lr=0.05, ema_decay=0.9, progress=False, device=device)
+        Trainer(model, loss_fn, cfg, collate=list).fit([(x.double(), y.double()) for x, y in data])
+        assert model.weight.device.type == "cpu"
+        weights[device] = model.weight.detach().clone()
+    torch.testing.assert_close(weights["cuda"], weights["cpu"], atol=1e-10, rtol=1e-10)

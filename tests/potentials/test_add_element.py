@@ -12,7 +12,13 @@ from scipy.spatial.transform import Rotation
 from scisft import CheckpointError, ConfigError, adapter_parameters, save_adapter, set_active
 from scisft.cli import main
 from scisft.potentials import load, read_structures, save_potential
-from scisft.potentials.add_element import AddElementOptions, adapter_name, element_plan, start_element
+from scisft.potentials.add_element import (
+    AddElementOptions,
+    adapter_name,
+    add_element,
+    element_plan,
+    start_element,
+)
 from scisft.potentials.data import collate, to_graphs
 from scisft.potentials.readers import labelled
 from scisft.potentials.store import load_element_adapter
@@ -205,8 +211,27 @@ def test_bad_input_is_refused_with_a_clear_message(small_base, capsys):
     no_forces = [labelled(a, f"d:{k}", energy=-1.0) for k, a in enumerate(new_structures("O"))]
     assert run_add(tmp, no_forces) == 2
     assert "field 'forces'" in capsys.readouterr().err
+    assert run_add(tmp, labelled_copies(new_structures("O"), "d"), "O", "--device", "gpu0") == 2
+    assert "device 'gpu0' is not a torch device" in capsys.readouterr().err
+    assert not (tmp / "out").exists(), "a refused run writes nothing"
     with pytest.raises(ConfigError, match="strategy"):
         AddElementOptions(strategy="magic")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("strategy", ["gated", "full"])
+def test_adding_an_element_on_a_gpu_matches_the_cpu(small_base, strategy):
+    write(small_base / "data.xyz", labelled_copies(new_structures("O"), "d"), format="extxyz")
+    reports = {}
+    for device in ("cpu", "cuda"):
+        options = AddElementOptions(strategy=strategy, training={"epochs": 3, "progress": False, "device": device})
+        reports[device] = add_element(
+            small_base / "base", "O", [small_base / "data.xyz"], small_base / device, options=options
+        )
+    for which in ("new", "old"):
+        cpu, gpu = reports["cpu"]["adapted"][which], reports["cuda"]["adapted"][which]
+        if cpu is not None:
+            assert gpu["force_mae_mev_per_A"] == pytest.approx(cpu["force_mae_mev_per_A"], rel=1e-3)
 
 
 def test_add_oxygen_to_a_real_chn_model(tmp_path):
