@@ -97,16 +97,18 @@ def published_run(results: dict, strategy: str, n: int, seed: int, options, base
     """The entry for (strategy, n, seed) in the published ``results`` (``published``), to stand in for a run
     whose files are gone, or None. Only an entry made from the same base (its report's base errors on the
     old-chemistry set equal ``base_old`` to 1e-5: summation order differs with the thread count) with the same
-    ``options`` (an ``AddElementOptions``) and the same resolved training settings qualifies (an entry without
-    recorded settings never does)."""
+    ``options`` (an ``AddElementOptions``) and the same resolved training settings (``TrainConfig``; a field it
+    gained since then counts as its default) qualifies; an entry without recorded settings never does."""
     import dataclasses
 
     from scisft.potentials.add_element import training_config
+    from scisft.training import TrainConfig
 
     wanted = {  # through JSON, as the published reports went: tuples become lists
         "options": json.loads(json.dumps(dataclasses.asdict(options))),
         "config": json.loads(json.dumps(dataclasses.asdict(training_config(options, seed)))),
     }
+    defaults = json.loads(json.dumps(dataclasses.asdict(TrainConfig())))
     for entry in results.get("results", []):
         report = entry["report"]
         if (entry["strategy"], entry["n"], entry["seed"]) != (strategy, n, seed):
@@ -115,7 +117,8 @@ def published_run(results: dict, strategy: str, n: int, seed: int, options, base
         same_base = old["structures"] == base_old["structures"] and all(
             math.isclose(old[k], base_old[k], rel_tol=1e-5) for k in ("energy_mae_mev", "force_mae_mev_per_A")
         )
-        found = {"options": report["options"], "config": report["training"].get("config")}
+        config = report["training"].get("config")  # a field added since the run has its default, the old behaviour
+        found = {"options": report["options"], "config": config and {**defaults, **config}}
         if same_base and found == wanted:
             return entry
     return None

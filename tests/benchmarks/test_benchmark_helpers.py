@@ -67,5 +67,7 @@ def test_published_run_is_reused_only_for_the_same_base_options_and_settings():
     other_lr = AddElementOptions(strategy="lora", training={"epochs": 240, "lr": 0.04})
     assert published_run(results, "lora+replay", 50, 1, other_lr, base_old) is None
     assert published_run(results, "lora+replay", 50, 1, options, {**base_old, "force_mae_mev_per_A": 35.0}) is None
+    del results["results"][0]["report"]["training"]["config"]["device"]  # a run from before TrainConfig had it
+    assert published_run(results, "lora+replay", 50, 1, options, base_old) == results["results"][0]
     del results["results"][0]["report"]["training"]["config"]  # made before the settings were recorded
     assert published_run(results, "lora+replay", 50, 1, options, base_old) is None
