@@ -96,9 +96,11 @@ def published(name: str) -> dict:
 def published_run(results: dict, strategy: str, n: int, seed: int, options, base_old: dict) -> dict | None:
     """The entry for (strategy, n, seed) in the published ``results`` (``published``), to stand in for a run
     whose files are gone, or None. Only an entry made from the same base (its report's base errors on the
-    old-chemistry set equal ``base_old`` to 1e-5: summation order differs with the thread count) with the same
-    ``options`` (an ``AddElementOptions``) and the same resolved training settings (``TrainConfig``; a field it
-    gained since then counts as its default) qualifies; an entry without recorded settings never does."""
+    old-chemistry set equal ``base_old`` to 1e-3), with the same ``options`` (an ``AddElementOptions``) and the
+    same resolved training settings (``TrainConfig``; a field it gained since then counts as its default)
+    qualifies; an entry without recorded settings never does. The tolerance: float32 sums in another order (code
+    changes, thread counts) moved a rebuilt NbMoTaW base's errors by up to 3e-4, while its retrained runs
+    reproduced the published W errors to 1e-5; another base (data, epochs, seed) moves them by percents."""
     import dataclasses
 
     from scisft.potentials.add_element import training_config
@@ -115,7 +117,7 @@ def published_run(results: dict, strategy: str, n: int, seed: int, options, base
             continue
         old = report["base_metrics"]["old"]
         same_base = old["structures"] == base_old["structures"] and all(
-            math.isclose(old[k], base_old[k], rel_tol=1e-5) for k in ("energy_mae_mev", "force_mae_mev_per_A")
+            math.isclose(old[k], base_old[k], rel_tol=1e-3) for k in ("energy_mae_mev", "force_mae_mev_per_A")
         )
         config = report["training"].get("config")  # a field added since the run has its default, the old behaviour
         found = {"options": report["options"], "config": config and {**defaults, **config}}

@@ -57,7 +57,7 @@ def test_published_run_is_reused_only_for_the_same_base_options_and_settings():
     report = {
         "options": dataclasses.asdict(options),
         "training": {"config": dataclasses.asdict(training_config(options, seed=1))},
-        "base_metrics": {"old": {**base_old, "energy_mae_mev": 11.61659}},  # another thread count: last digits
+        "base_metrics": {"old": {**base_old, "energy_mae_mev": 11.6128}},  # float32 sums in another order
     }
     entry = {"strategy": "lora+replay", "n": 50, "seed": 1, "report": report, "test_new": {}}
     results = json.loads(json.dumps({"results": [entry]}))  # as read back from the published file
