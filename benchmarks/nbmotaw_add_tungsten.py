@@ -10,12 +10,15 @@ are drawn from the rest. Strategies: gated, lora + replay, full fine-tuning, scr
 frames -- every 5th base training frame -- and the N frames). Model: 32 channels, l_max 2, 3 layers, cutoff 5 A;
 the script says how many structures each set had.
 
-    python -m benchmarks.nbmotaw_add_tungsten [--profile full|reduced|quick]
+    python -m benchmarks.nbmotaw_add_tungsten [--profile full|reduced|quick] [--strategies gated ...] [--seeds 1]
+
+``--strategies`` / ``--seeds`` run a share of the runs (to split them across processes, one per core) and write no
+table; the call without them reuses those runs and writes it.
 
 Training length: a profile's ``epochs`` at N = 200, more at smaller N so that no strategy takes fewer optimizer
 steps than at N = 200 (``benchmarks.common.epochs_at``). Profiles (PROFILES below): ``full``: base 40 epochs,
 N = 50, 200 and 800 W frames, three seeds, 40 epochs per addition (many hours on 2 CPU cores); ``reduced``: base
-12 epochs (22 min on one core), N = 50 and 200, seed 0, 20 epochs (about 80 min on one core);
+12 epochs (22 min on one core), N = 50 and 200, seeds 0 and 1, 20 epochs (about 75 min per seed on one core);
 ``quick``: a smoke test whose numbers mean nothing.
 
 Results: benchmarks/results/nbmotaw_add_tungsten[_<profile>].{json,md,png} (the PNG: learning curves); runs in
@@ -61,7 +64,7 @@ STRATEGIES = {
 BASE_SETS = {"AIMD": 4, "Elastic": 1, "Surface": 1}
 PROFILES = {
     "full": {"sizes": [50, 200, 800], "seeds": [0, 1, 2], "base_epochs": 40, "epochs": 40},
-    "reduced": {"sizes": [50, 200], "seeds": [0], "base_epochs": 12, "epochs": 20},
+    "reduced": {"sizes": [50, 200], "seeds": [0, 1], "base_epochs": 12, "epochs": 20},
     "quick": {"sizes": [100], "seeds": [0], "base_epochs": 2, "epochs": 3},
 }
 
@@ -125,8 +128,11 @@ def prepare(sizes, seed: int = 0) -> tuple[dict[str, Path], dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--profile", choices=list(PROFILES), default="full")
+    parser.add_argument("--strategies", nargs="+", choices=list(STRATEGIES), help="only these (cache only)")
+    parser.add_argument("--seeds", nargs="+", type=int, help="only these of the profile's seeds (cache only)")
     args = parser.parse_args()
     profile = PROFILES[args.profile]
+    part = bool(args.strategies or args.seeds)
     suffix = "" if args.profile == "full" else f"_{args.profile}"
     global WORK
     WORK = WORK.with_name(WORK.name + suffix)
@@ -149,6 +155,8 @@ def main() -> None:
     for n in sizes:
         for strategy, spec in STRATEGIES.items():
             for seed in seeds:
+                if part and (strategy not in (args.strategies or STRATEGIES) or seed not in (args.seeds or seeds)):
+                    continue
                 out = WORK / "runs" / f"{strategy}_n{n}_s{seed}"
                 kwargs = dict(spec)  # a copy: spec serves every seed
                 replay = [files["replay"]] if kwargs.pop("replay", False) else None
@@ -180,6 +188,8 @@ def main() -> None:
                     f"stress MAE {test.get('stress_mae_gpa', float('nan')):.3f} GPa",
                     flush=True,
                 )
+    if part:  # a share of the runs, split across processes: the full call writes the table
+        return
     payload = {
         "machine": machine(),
         "profile": {"name": args.profile, **profile},
