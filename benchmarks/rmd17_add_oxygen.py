@@ -15,7 +15,8 @@ Training length: a profile's ``epochs`` at N = 200, more at smaller N so that no
 steps than at N = 200 (``common.epochs_at``). Profiles (PROFILES below): ``full`` is the benchmark as specified
 (production-size base, 500 frames per C/H/N molecule, N = 50/200/1000, three seeds, 10 ps MD); ``reduced`` takes
 about 2 h per seed on one core after its 30-minute base (32-channel base on 250 frames per molecule, N = 50/200,
-seeds 0-2, 1 ps MD, EWC at one strength); ``quick`` is a smoke test whose numbers mean nothing.
+seeds 0-2, 1 ps MD, EWC at one strength), and about 3 h more for N = 1000; ``quick`` is a smoke test whose numbers
+mean nothing. Both ``full`` and ``reduced`` run N = 1000 with the first seed only.
 
 Every run writes its own report under benchmarks/work/rmd17[_<profile>] and is skipped when that report exists, so
 the script can be stopped and started again. A run whose files are gone but whose result is in the published JSON,
@@ -61,7 +62,7 @@ MODEL = {"channels": 64, "num_layers": 3, "l_max": 2, "cutoff": 5.0, "radial_hid
 PROFILES = {
     "full": {"channels": 64, "base_frames": 500, "sizes": [50, 200, 1000], "seeds": [0, 1, 2], "epochs": 60,
              "base_epochs": 60, "md_ps": 10.0},
-    "reduced": {"channels": 32, "base_frames": 250, "sizes": [50, 200], "seeds": [0, 1, 2], "epochs": 60,
+    "reduced": {"channels": 32, "base_frames": 250, "sizes": [50, 200, 1000], "seeds": [0, 1, 2], "epochs": 60,
                 "base_epochs": 30, "md_ps": 1.0, "skip": ["lora+ewc1e7"]},
     "quick": {"channels": 16, "base_frames": 50, "sizes": [200], "seeds": [0], "epochs": 5, "base_epochs": 3,
               "md_ps": 0.2},
