@@ -18,7 +18,7 @@ table; the call without them reuses those runs and writes it.
 Training length: a profile's ``epochs`` at N = 200, more at smaller N so that no strategy takes fewer optimizer
 steps than at N = 200 (``benchmarks.common.epochs_at``). Profiles (PROFILES below): ``full``: base 40 epochs,
 N = 50, 200 and 800 W frames, three seeds, 40 epochs per addition (many hours on 2 CPU cores); ``reduced``: base
-12 epochs (22 min on one core), N = 50 and 200, seeds 0 and 1, 20 epochs (about 75 min per seed on one core);
+12 epochs (22 min on one core), N = 50 and 200, seeds 0-2, 20 epochs (about 75 min per seed on one core);
 ``quick``: a smoke test whose numbers mean nothing.
 
 Results: benchmarks/results/nbmotaw_add_tungsten[_<profile>].{json,md,png} (the PNG: learning curves); runs in
@@ -64,7 +64,7 @@ STRATEGIES = {
 BASE_SETS = {"AIMD": 4, "Elastic": 1, "Surface": 1}
 PROFILES = {
     "full": {"sizes": [50, 200, 800], "seeds": [0, 1, 2], "base_epochs": 40, "epochs": 40},
-    "reduced": {"sizes": [50, 200], "seeds": [0, 1], "base_epochs": 12, "epochs": 20},
+    "reduced": {"sizes": [50, 200], "seeds": [0, 1, 2], "base_epochs": 12, "epochs": 20},
     "quick": {"sizes": [100], "seeds": [0], "base_epochs": 2, "epochs": 3},
 }
 
