@@ -92,14 +92,14 @@ def main() -> None:
     parser.add_argument("--profile", choices=list(add_oxygen.PROFILES), default="reduced")
     parser.add_argument("--ps", type=float, default=10.0, help="picoseconds of Langevin MD")
     parser.add_argument("--temperature", type=float, default=500.0, help="K")
-    parser.add_argument("--strategies", nargs="+", choices=list(add_oxygen.STRATEGIES), help="default: the profile's")
+    parser.add_argument("--strategies", nargs="+", choices=list(add_oxygen.STRATEGIES), help="default: all")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--molecules", nargs="+", default=add_oxygen.NEW, choices=add_oxygen.NEW)
     args = parser.parse_args()
     if args.profile != "full":
         add_oxygen.WORK = add_oxygen.WORK.with_name(f"rmd17_{args.profile}")
     base = add_oxygen.WORK / "base"
-    strategies = args.strategies or add_oxygen.profile_strategies(add_oxygen.PROFILES[args.profile])
+    strategies = args.strategies or list(add_oxygen.STRATEGIES)
     start = time.perf_counter()
     for seed in args.seeds:
         for strategy in strategies:
