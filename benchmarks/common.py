@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import math
 import os
@@ -138,7 +139,35 @@ def add_element_result(earlier: dict, base: Path, out: Path, key: tuple[str, int
         train()
     report = json.loads((out / "report.json").read_text())
     test = new_element_errors(base, out, strategy, files["new_test"])
-    return {"strategy": strategy, "n": n, "seed": seed, "test_new": test, "report": report}
+    return {"strategy": strategy, "n": n, "seed": seed, "test_new": test, "report": report, "machine": machine()}
+
+
+@contextlib.contextmanager
+def updated_results(name: str):
+    """benchmarks/results/NAME.json as a dict (``{}`` when absent) to change in place; written back (whole, by
+    rename) on leaving. A lock on the results folder serialises the processes that record runs side by side."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    folder = os.open(RESULTS, os.O_RDONLY)
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        payload = published(name)
+        yield payload
+        path = RESULTS / f"{name}.json"
+        partial = path.with_suffix(".json.part")
+        partial.write_text(json.dumps(payload, indent=2) + "\n")
+        partial.replace(path)
+    finally:
+        os.close(folder)
+
+
+def record_run(name: str, entry: dict) -> None:
+    """Add one run's result entry to benchmarks/results/NAME.json as soon as it is made (replacing an entry of the
+    same strategy, n and seed). Committed, the entries outlive benchmarks/work: a later session, maybe on a fresh
+    machine, takes them from there (``published_run``) instead of training them again."""
+    key = (entry["strategy"], entry["n"], entry["seed"])
+    with updated_results(name) as payload:
+        kept = [r for r in payload.get("results", []) if (r["strategy"], r["n"], r["seed"]) != key]
+        payload["results"] = kept + [entry]
 
 
 def write_results(name: str, payload: dict, markdown: str) -> None:

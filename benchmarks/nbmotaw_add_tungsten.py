@@ -45,6 +45,7 @@ from benchmarks.common import (
     machine,
     markdown_table,
     published,
+    record_run,
     require,
     write_results,
 )
@@ -150,7 +151,8 @@ def main() -> None:
                 "training": {"epochs": base_epochs, "batch_size": 4, "lr": 5e-3, "patience": 15, "progress": False},
             },
         )
-    earlier = published("nbmotaw_add_tungsten" + suffix)
+    name = "nbmotaw_add_tungsten" + suffix
+    earlier = published(name)
     results = []
     for n in sizes:
         for strategy, spec in STRATEGIES.items():
@@ -182,6 +184,7 @@ def main() -> None:
                     ),
                 )
                 results.append(entry)
+                record_run(name, entry)
                 test = entry["test_new"]
                 print(
                     f"{strategy:12s} N={n} seed={seed}: W test F MAE {test['force_mae_mev_per_A']:.1f} meV/A, "
@@ -238,7 +241,7 @@ def main() -> None:
         rows,
     )
     md = f"{table}\n\nProfile: {payload['profile']}\n\nData: {counts}\n\nMachine: {payload['machine']}"
-    write_results("nbmotaw_add_tungsten" + suffix, payload, md)
+    write_results(name, payload, md)
     learning_curves(payload, ROOT / "benchmarks" / "results" / f"nbmotaw_add_tungsten{suffix}.png")
     print(md)
 

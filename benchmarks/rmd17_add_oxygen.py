@@ -10,6 +10,7 @@ replay frames + the new frames). MD stability: 10 ps of Langevin dynamics at 500
 with each adapted model (N = 200, seed 0), then 1 ps NVE for the energy drift.
 
     python -m benchmarks.rmd17_add_oxygen [--profile quick|reduced|full] [--strategies gated full ...] [--seeds 0]
+        [--sizes 200]
 
 Training length: a profile's ``epochs`` at N = 200, more at smaller N so that no strategy takes fewer optimizer
 steps than at N = 200 (``common.epochs_at``). Profiles (PROFILES below): ``full`` is the benchmark as specified
@@ -19,11 +20,14 @@ seeds 0-2, 1 ps MD), and about 3 h more for N = 1000; ``quick`` is a smoke test 
 ``full`` and ``reduced`` run N = 1000 with the first seed only. EWC runs at one strength (λ = 1e5).
 
 Every run writes its own report under benchmarks/work/rmd17[_<profile>] and is skipped when that report exists, so
-the script can be stopped and started again. A run whose files are gone but whose result is in the published JSON,
-made from the same base with the same options and training settings, is taken from there (with its MD rows) and not
-trained again: after a change to one strategy's defaults, only that strategy reruns.
-``--strategies`` and ``--seeds`` narrow a call to part of the profile (to use several cores: one process per part);
-such a call only trains and caches, and a call without them writes the results from the cache.
+the script can be stopped and started again. Each run's result (and each MD check) is also added to the published
+JSON as soon as it is made; a run whose files are gone but whose result is there, made from the same base with the
+same options and training settings, is taken from there (with its MD rows) and not trained again: committed, the
+JSON carries finished runs across sessions on fresh machines, and after a change to one strategy's defaults only
+that strategy reruns. The full profile's base is the committed models/chn-rmd17 (trained by this script, 1.8 h on
+2 threads; its card), copied into the work folder; without it the script trains one.
+``--strategies``, ``--seeds`` and ``--sizes`` narrow a call to part of the profile (to use several cores: one
+process per part); such a call writes no table, and a call without them writes the results from the cache.
 Results: benchmarks/results/rmd17_add_oxygen[_<profile>].{json,md,png} (the PNG: learning curves).
 """
 
@@ -46,7 +50,9 @@ from benchmarks.common import (
     machine,
     markdown_table,
     published,
+    record_run,
     require,
+    updated_results,
     write_results,
 )
 from scisft.potentials import read_structures
@@ -61,7 +67,7 @@ NEW = ["ethanol", "malonaldehyde"]
 MODEL = {"channels": 64, "num_layers": 3, "l_max": 2, "cutoff": 5.0, "radial_hidden": 64}
 PROFILES = {
     "full": {"channels": 64, "base_frames": 500, "sizes": [50, 200, 1000], "seeds": [0, 1, 2], "epochs": 60,
-             "base_epochs": 60, "md_ps": 10.0},
+             "base_epochs": 60, "md_ps": 10.0, "shipped_base": "chn-rmd17"},
     "reduced": {"channels": 32, "base_frames": 250, "sizes": [50, 200, 1000], "seeds": [0, 1, 2], "epochs": 60,
                 "base_epochs": 30, "md_ps": 1.0},
     "quick": {"channels": 16, "base_frames": 50, "sizes": [200], "seeds": [0], "epochs": 5, "base_epochs": 3,
@@ -105,8 +111,14 @@ def prepare(sizes, base_frames: int) -> dict[str, Path]:
     return files
 
 
-def base_model(files, epochs: int, channels: int) -> Path:
-    out = WORK / "base"
+def base_model(files, epochs: int, channels: int, shipped: str | None) -> Path:
+    """The base model in WORK/base: a copy of the shipped model named ``shipped`` (models/<name>, trained by this
+    script and committed, see its card), else trained here."""
+    import shutil
+
+    out, source = WORK / "base", ROOT / "models" / str(shipped)
+    if shipped and (source / "config.json").exists() and not (out / "config.json").exists():
+        shutil.copytree(source, out, ignore=shutil.ignore_patterns("*.md", "*.yaml"))
     if not (out / "config.json").exists():
         train_potential(
             [files["base_train"]],
@@ -219,39 +231,45 @@ def main() -> None:
     parser.add_argument("--profile", choices=list(PROFILES), default="full")
     parser.add_argument("--strategies", nargs="+", choices=list(STRATEGIES), help="only these (cache only)")
     parser.add_argument("--seeds", nargs="+", type=int, help="only these of the profile's seeds (cache only)")
+    parser.add_argument("--sizes", nargs="+", type=int, help="only these of the profile's N (cache only)")
     args = parser.parse_args()
     profile = PROFILES[args.profile]
     global WORK
     if args.profile != "full":
         WORK = WORK.with_name(f"rmd17_{args.profile}")
     sizes, seeds, epochs, md_ps = profile["sizes"], profile["seeds"], profile["epochs"], profile["md_ps"]
-    part = bool(args.strategies or args.seeds)
+    part = bool(args.strategies or args.seeds or args.sizes)
     strategies = [s for s in STRATEGIES if s in (args.strategies or STRATEGIES)]
     seeds = [s for s in seeds if s in (args.seeds or seeds)]
     files = prepare(sizes, profile["base_frames"])
     start = time.perf_counter()
-    base = base_model(files, profile["base_epochs"], profile["channels"])
+    base = base_model(files, profile["base_epochs"], profile["channels"], profile.get("shipped_base"))
     base_info = json.loads((base / "config.json").read_text())["info"]
     name = "rmd17_add_oxygen" + ("" if args.profile == "full" else f"_{args.profile}")
     earlier = published(name)
     results = []
     for seed in seeds:  # one seed at a time, results rewritten after each: a stopped run leaves whole seeds
         for n in sizes if seed == profile["seeds"][0] else [n for n in sizes if n < 1000]:
+            if n not in (args.sizes or sizes):
+                continue
             for strategy in strategies:
                 entry = run(files, base, strategy, n, seed, epochs, earlier)
                 results.append(entry)
+                record_run(name, entry)
                 print(
                     f"{strategy:12s} N={n:5d} seed={seed}: O-test F MAE {entry['test_new']['force_mae_mev_per_A']:.1f}"
                     f" meV/A, forgetting {entry['report']['forgetting']['force_mae_change_mev_per_A']:+.2f} meV/A",
                     flush=True,
                 )
         if seed == profile["seeds"][0]:  # MD with the first seed's N = 200 models (published with a reused run)
-            md = {
-                s: md_checks(base, s, seed, md_ps)
-                if (run_dir(s, 200, seed) / "report.json").exists()
-                else earlier["md"][s]
-                for s in strategies
-            }
+            md = {}
+            for s in strategies:
+                if 200 in (args.sizes or sizes) and (run_dir(s, 200, seed) / "report.json").exists():
+                    md[s] = md_checks(base, s, seed, md_ps)
+                    with updated_results(name) as recorded:
+                        recorded.setdefault("md", {})[s] = md[s]
+                elif s in earlier.get("md", {}):
+                    md[s] = earlier["md"][s]
         if part:
             continue
         payload = {

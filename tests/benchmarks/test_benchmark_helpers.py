@@ -71,3 +71,22 @@ def test_published_run_is_reused_only_for_the_same_base_options_and_settings():
     assert published_run(results, "lora+replay", 50, 1, options, base_old) == results["results"][0]
     del results["results"][0]["report"]["training"]["config"]  # made before the settings were recorded
     assert published_run(results, "lora+replay", 50, 1, options, base_old) is None
+
+
+def test_recorded_runs_from_processes_side_by_side_all_reach_the_published_file(tmp_path, monkeypatch):
+    import multiprocessing
+
+    from benchmarks import common
+
+    monkeypatch.setattr(common, "RESULTS", tmp_path)
+    entries = [
+        {"strategy": s, "n": n, "seed": 0, "test_new": {"force_mae_mev_per_A": n}} for s in "ab" for n in range(8)
+    ]
+    with multiprocessing.get_context("fork").Pool(4) as pool:
+        pool.starmap(common.record_run, [("demo", e) for e in entries])
+    common.record_run("demo", {**entries[0], "test_new": {"force_mae_mev_per_A": -1}})  # the same run, made again
+
+    recorded = common.published("demo")["results"]
+    assert sorted((r["strategy"], r["n"]) for r in recorded) == sorted((e["strategy"], e["n"]) for e in entries)
+    assert [r["test_new"] for r in recorded if (r["strategy"], r["n"]) == ("a", 0)] == [{"force_mae_mev_per_A": -1}]
+    assert [p.name for p in tmp_path.iterdir()] == ["demo.json"]  # no lock or partial file left behind
