@@ -43,6 +43,20 @@ def machine() -> dict:
     return info
 
 
+def wall_minutes(runs: list[dict]) -> str:
+    """Mean wall time of result entries in minutes, with the CPUs and threads they ran on: runs recorded across
+    sessions may come from different machines, whose times do not compare."""
+    where = sorted(
+        {
+            f"{r['machine']['cpu'].replace('(R)', '').replace(' Processor', '')} x{r['machine']['cores_used']}"
+            for r in runs
+            if "machine" in r
+        }
+    )
+    minutes = sum(r["report"]["wall_time_s"] for r in runs) / len(runs) / 60
+    return f"{minutes:.1f}" + (f" ({', '.join(where)})" if where else "")
+
+
 def require(path: Path) -> Path:
     if not path.exists():
         raise SystemExit(f"benchmark data not found: {path} (set SCISFT_SHARED_DATA to the shared data folder)")

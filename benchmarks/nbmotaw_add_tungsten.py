@@ -47,6 +47,7 @@ from benchmarks.common import (
     published,
     record_run,
     require,
+    wall_minutes,
     write_results,
 )
 from benchmarks.plots import learning_curves
@@ -221,7 +222,7 @@ def main() -> None:
                     "yes" if ident else "no",
                     f"{100 * runs[0]['report']['trainable']['fraction_of_base']:.1f}%",
                     f"{100 * runs[0]['report']['file_fraction_of_base']:.1f}%",
-                    f"{np.mean([r['report']['wall_time_s'] for r in runs]) / 60:.1f}",
+                    wall_minutes(runs),
                 ]
             )
     table = markdown_table(
@@ -236,7 +237,7 @@ def main() -> None:
             "old bit-identical",
             "trainable",
             "file size",
-            "min",
+            "min (CPU x threads)",
         ],
         rows,
     )

@@ -54,6 +54,7 @@ from benchmarks.common import (
     record_run,
     require,
     updated_results,
+    wall_minutes,
     write_results,
 )
 from scisft.potentials import read_structures
@@ -299,7 +300,6 @@ def summarise(payload: dict, sizes, suffix: str) -> str:
             ident = all(r["report"]["forgetting"]["bit_identical"] for r in runs)
             frac = runs[0]["report"]["trainable"]["fraction_of_base"]
             size = runs[0]["report"]["file_fraction_of_base"]
-            wall = np.mean([r["report"]["wall_time_s"] for r in runs])
             rows.append(
                 [
                     n,
@@ -311,7 +311,7 @@ def summarise(payload: dict, sizes, suffix: str) -> str:
                     "yes" if ident else "no",
                     f"{100 * frac:.1f}%",
                     f"{100 * size:.1f}%",
-                    f"{wall / 60:.1f}",
+                    wall_minutes(runs),
                 ]
             )
     table = markdown_table(
@@ -325,7 +325,7 @@ def summarise(payload: dict, sizes, suffix: str) -> str:
             "old bit-identical",
             "trainable",
             "file size",
-            "min",
+            "min (CPU x threads)",
         ],
         rows,
     )

@@ -7,7 +7,7 @@ import numpy as np
 from ase import Atoms
 from ase.neighborlist import neighbor_list
 
-from benchmarks.common import published_run
+from benchmarks.common import published_run, wall_minutes
 from benchmarks.rmd17_vs_mace import mace_epoch_seconds
 from benchmarks.speed_vs_mace import SPACING, ethanol_box
 from scisft.potentials.add_element import AddElementOptions, training_config
@@ -90,3 +90,12 @@ def test_recorded_runs_from_processes_side_by_side_all_reach_the_published_file(
     assert sorted((r["strategy"], r["n"]) for r in recorded) == sorted((e["strategy"], e["n"]) for e in entries)
     assert [r["test_new"] for r in recorded if (r["strategy"], r["n"]) == ("a", 0)] == [{"force_mae_mev_per_A": -1}]
     assert [p.name for p in tmp_path.iterdir()] == ["demo.json"]  # no lock or partial file left behind
+
+
+def test_wall_minutes_names_every_machine_the_runs_were_timed_on():
+    def entry(seconds, cpu, cores):
+        return {"report": {"wall_time_s": seconds}, "machine": {"cpu": cpu, "cores_used": cores}}
+
+    runs = [entry(600, "Intel(R) Xeon(R) Processor", 2), entry(1200, "AMD EPYC", 1), entry(900, "AMD EPYC", 1)]
+    assert wall_minutes(runs) == "15.0 (AMD EPYC x1, Intel Xeon x2)"
+    assert wall_minutes([{"report": {"wall_time_s": 90}}]) == "1.5"  # entries from before machines were recorded
