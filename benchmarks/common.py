@@ -188,6 +188,12 @@ def write_results(name: str, payload: dict, markdown: str) -> None:
     """benchmarks/results/NAME.json and NAME.md."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=2) + "\n")
+    write_table(name, markdown)
+
+
+def write_table(name: str, markdown: str) -> None:
+    """benchmarks/results/NAME.md."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{name}.md").write_text(markdown + "\n")
 
 

@@ -10,7 +10,7 @@ replay frames + the new frames). MD stability: 10 ps of Langevin dynamics at 500
 with each adapted model (N = 200, seed 0), then 1 ps NVE for the energy drift.
 
     python -m benchmarks.rmd17_add_oxygen [--profile quick|reduced|full] [--strategies gated full ...] [--seeds 0]
-        [--sizes 200]
+        [--sizes 200] [--recorded]
 
 Training length: a profile's ``epochs`` at N = 200, more at smaller N so that no strategy takes fewer optimizer
 steps than at N = 200 (``common.epochs_at``). Profiles (PROFILES below): ``full`` is the benchmark as specified
@@ -29,6 +29,8 @@ profile's base is the committed models/chn-rmd17 (trained by this script, 1.6 h 
 into the work folder; without it the script trains one.
 ``--strategies``, ``--seeds`` and ``--sizes`` narrow a call to part of the profile (to use several cores: one
 process per part); such a call writes no table, and a call without them writes the results from the cache.
+``--recorded`` trains nothing: it writes the table and learning curves of the runs recorded so far (means over the
+seeds that have run) and leaves the JSON as it is, while a profile is still being filled in.
 Results: benchmarks/results/rmd17_add_oxygen[_<profile>].{json,md,png} (the PNG: learning curves).
 """
 
@@ -56,6 +58,7 @@ from benchmarks.common import (
     updated_results,
     wall_minutes,
     write_results,
+    write_table,
 )
 from scisft.potentials import read_structures
 from scisft.potentials.add_element import AddElementOptions, add_element
@@ -234,12 +237,22 @@ def main() -> None:
     parser.add_argument("--strategies", nargs="+", choices=list(STRATEGIES), help="only these (cache only)")
     parser.add_argument("--seeds", nargs="+", type=int, help="only these of the profile's seeds (cache only)")
     parser.add_argument("--sizes", nargs="+", type=int, help="only these of the profile's N (cache only)")
+    parser.add_argument(
+        "--recorded", action="store_true", help="train nothing: tabulate and plot the runs recorded so far"
+    )
     args = parser.parse_args()
     profile = PROFILES[args.profile]
     global WORK
     if args.profile != "full":
         WORK = WORK.with_name(f"rmd17_{args.profile}")
     sizes, seeds, epochs, md_ps = profile["sizes"], profile["seeds"], profile["epochs"], profile["md_ps"]
+    name = "rmd17_add_oxygen" + ("" if args.profile == "full" else f"_{args.profile}")
+    suffix = name.removeprefix("rmd17_add_oxygen")
+    if args.recorded:  # the JSON is left as it is: processes beside this one may be adding runs to it
+        payload = {**published(name), "profile": {"name": args.profile, **profile}}
+        payload["production_size"] = production_size()
+        write_table(name, summarise(payload, sizes, suffix))
+        return
     part = bool(args.strategies or args.seeds or args.sizes)
     strategies = [s for s in STRATEGIES if s in (args.strategies or STRATEGIES)]
     seeds = [s for s in seeds if s in (args.seeds or seeds)]
@@ -247,7 +260,6 @@ def main() -> None:
     start = time.perf_counter()
     base = base_model(files, profile["base_epochs"], profile["channels"], profile.get("shipped_base"))
     base_info = json.loads((base / "config.json").read_text())["info"]
-    name = "rmd17_add_oxygen" + ("" if args.profile == "full" else f"_{args.profile}")
     earlier = published(name)
     results = []
     for seed in seeds:  # one seed at a time, results rewritten after each: a stopped run leaves whole seeds
@@ -284,7 +296,7 @@ def main() -> None:
             "profile": {"name": args.profile, **profile, "seeds_done": seeds[: seeds.index(seed) + 1]},
             "production_size": production_size(),
         }
-        write_results(name, payload, summarise(payload, sizes, name.removeprefix("rmd17_add_oxygen")))
+        write_results(name, payload, summarise(payload, sizes, suffix))
 
 
 def summarise(payload: dict, sizes, suffix: str) -> str:
@@ -292,8 +304,10 @@ def summarise(payload: dict, sizes, suffix: str) -> str:
 
     rows = []
     for n in sizes:
-        for strategy in dict.fromkeys(r["strategy"] for r in payload["results"]):
+        for strategy in STRATEGIES:
             runs = [r for r in payload["results"] if r["strategy"] == strategy and r["n"] == n]
+            if not runs:  # not run (yet)
+                continue
             f = np.array([r["test_new"]["force_mae_mev_per_A"] for r in runs])
             e = np.array([r["test_new"]["energy_mae_mev_per_atom"] for r in runs])
             forget = np.array([r["report"]["forgetting"]["force_mae_change_mev_per_A"] for r in runs])
@@ -330,7 +344,7 @@ def summarise(payload: dict, sizes, suffix: str) -> str:
         rows,
     )
     md_rows = []
-    for strategy, per_mol in payload["md"].items():
+    for strategy, per_mol in sorted(payload["md"].items(), key=lambda item: list(STRATEGIES).index(item[0])):
         for mol, r in per_mol.items():
             md_rows.append(
                 [
@@ -352,7 +366,8 @@ def summarise(payload: dict, sizes, suffix: str) -> str:
         f"parameters): trainable {100 * size['trainable_fraction']:.1f}% of the base, file "
         f"{100 * size['file_fraction']:.1f}% of the base's"
     )
-    return f"{table}\n\n{production}\n\n{md_table}\n\nProfile: {payload['profile']}\n\nMachine: {payload['machine']}"
+    machine = f"\n\nMachine of this call: {payload['machine']}" if "machine" in payload else ""
+    return f"{table}\n\n{production}\n\n{md_table}\n\nProfile: {payload['profile']}{machine}"
 
 
 if __name__ == "__main__":

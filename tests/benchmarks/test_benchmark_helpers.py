@@ -99,3 +99,34 @@ def test_wall_minutes_names_every_machine_the_runs_were_timed_on():
     runs = [entry(600, "Intel(R) Xeon(R) Processor", 2), entry(1200, "AMD EPYC", 1), entry(900, "AMD EPYC", 1)]
     assert wall_minutes(runs) == "15.0 (AMD EPYC x1, Intel Xeon x2)"
     assert wall_minutes([{"report": {"wall_time_s": 90}}]) == "1.5"  # entries from before machines were recorded
+
+
+def test_table_of_recorded_runs_averages_over_seeds_and_skips_what_has_not_run(tmp_path, monkeypatch):
+    from benchmarks import rmd17_add_oxygen
+
+    def entry(strategy, n, seed, force_mae):
+        report = {
+            "forgetting": {"force_mae_change_mev_per_A": 0.0 if strategy == "gated" else 500.0, "bit_identical": True},
+            "trainable": {"fraction_of_base": 0.045},
+            "file_fraction_of_base": 0.049,
+            "wall_time_s": 600.0,
+        }
+        test = {"force_mae_mev_per_A": force_mae, "energy_mae_mev_per_atom": 2.0}
+        return {"strategy": strategy, "n": n, "seed": seed, "test_new": test, "report": report}
+
+    payload = {  # recorded out of order; nothing at N = 1000, no full fine-tuning at N = 200
+        "results": [entry("full", 50, 0, 90.0), entry("gated", 50, 1, 100.0), entry("gated", 50, 0, 96.0)]
+        + [entry("gated", 200, 0, 60.0)],
+        "md": {},
+        "profile": {"name": "full"},
+        "production_size": {"channels": 64, "base_parameters": 9, "trainable_fraction": 0.04, "file_fraction": 0.05},
+    }
+    monkeypatch.setattr(rmd17_add_oxygen, "ROOT", tmp_path)
+    rows = rmd17_add_oxygen.summarise(payload, [50, 200, 1000], "_test").splitlines()
+    runs = [line.split(" | ")[:4] for line in rows if line.startswith("| 50 ") or line.startswith("| 200 ")]
+    assert runs == [
+        ["| 50", "gated", "2", "98.0 ± 2.0"],
+        ["| 50", "full", "1", "90.0 ± 0.0"],
+        ["| 200", "gated", "1", "60.0 ± 0.0"],
+    ]
+    assert (tmp_path / "benchmarks" / "results" / "rmd17_add_oxygen_test.png").exists()
