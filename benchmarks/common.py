@@ -44,17 +44,16 @@ def machine() -> dict:
 
 
 def wall_minutes(runs: list[dict]) -> str:
-    """Mean wall time of result entries in minutes, with the CPUs and threads they ran on: runs recorded across
-    sessions may come from different machines, whose times do not compare."""
-    where = sorted(
-        {
-            f"{r['machine']['cpu'].replace('(R)', '').replace(' Processor', '')} x{r['machine']['cores_used']}"
-            for r in runs
-            if "machine" in r
-        }
-    )
-    minutes = sum(r["report"]["wall_time_s"] for r in runs) / len(runs) / 60
-    return f"{minutes:.1f}" + (f" ({', '.join(where)})" if where else "")
+    """Mean wall time of result entries in minutes, one mean per CPU and thread count they ran on (runs recorded
+    across sessions may come from different machines, whose times do not average), e.g. ``"8.3 (AMD EPYC x1); 14.1
+    (Intel Xeon x1)"``; entries from before machines were recorded give a bare mean."""
+    by_machine: dict[str, list[float]] = {}
+    for r in runs:
+        m = r.get("machine")
+        where = f"{m['cpu'].replace('(R)', '').replace(' Processor', '')} x{m['cores_used']}" if m else ""
+        by_machine.setdefault(where, []).append(r["report"]["wall_time_s"] / 60)
+    means = {where: sum(minutes) / len(minutes) for where, minutes in sorted(by_machine.items())}
+    return "; ".join(f"{mean:.1f}" + (f" ({where})" if where else "") for where, mean in means.items())
 
 
 def require(path: Path) -> Path:

@@ -364,7 +364,7 @@ def summarise(payload: dict, sizes, suffix: str) -> str:
     production = (
         f"Gated adapter for O at the production size ({size['channels']} channels, {size['base_parameters']} "
         f"parameters): trainable {100 * size['trainable_fraction']:.1f}% of the base, file "
-        f"{100 * size['file_fraction']:.1f}% of the base's"
+        f"{100 * size['file_fraction']:.1f}% of the base's size."
     )
     machine = f"\n\nMachine of this call: {payload['machine']}" if "machine" in payload else ""
     return f"{table}\n\n{production}\n\n{md_table}\n\nProfile: {payload['profile']}{machine}"

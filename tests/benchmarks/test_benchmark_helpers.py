@@ -92,12 +92,12 @@ def test_recorded_runs_from_processes_side_by_side_all_reach_the_published_file(
     assert [p.name for p in tmp_path.iterdir()] == ["demo.json"]  # no lock or partial file left behind
 
 
-def test_wall_minutes_names_every_machine_the_runs_were_timed_on():
+def test_wall_minutes_averages_per_machine_and_names_each():
     def entry(seconds, cpu, cores):
         return {"report": {"wall_time_s": seconds}, "machine": {"cpu": cpu, "cores_used": cores}}
 
     runs = [entry(600, "Intel(R) Xeon(R) Processor", 2), entry(1200, "AMD EPYC", 1), entry(900, "AMD EPYC", 1)]
-    assert wall_minutes(runs) == "15.0 (AMD EPYC x1, Intel Xeon x2)"
+    assert wall_minutes(runs) == "17.5 (AMD EPYC x1); 10.0 (Intel Xeon x2)"
     assert wall_minutes([{"report": {"wall_time_s": 90}}]) == "1.5"  # entries from before machines were recorded
 
 
