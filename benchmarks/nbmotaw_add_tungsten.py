@@ -6,9 +6,9 @@ and the MoTa, NbMo and NbTa special quasirandom structures (every 3rd); validati
 remaining AIMD frames. Forgetting: Mo_Test, Nb_Test, Ta_Test, MoTa_Test, NbMo_Test and NbTa_Test (published tests).
 New element: W_AIMD, W_Elastic, W_Surface and the MoW/NbW/TaW structures. The published W test files are not in
 the shared copy, so 20% of these structures (random, seed 0) are held out as the W test set; N frames for training
-are drawn from the rest. Strategies: gated, lora + replay, full fine-tuning, scratch (fresh model on the replay
-frames -- every 5th base training frame -- and the N frames). Model: 32 channels, l_max 2, 3 layers, cutoff 5 A;
-the script says how many structures each set had.
+are drawn from the rest. Strategies: gated, lora + EWC (λ = 1e5, Fisher from the replay frames), lora + replay,
+full fine-tuning, scratch (fresh model on the replay frames -- every 5th base training frame -- and the N frames).
+Model: 32 channels, l_max 2, 3 layers, cutoff 5 A; the script says how many structures each set had.
 
     python -m benchmarks.nbmotaw_add_tungsten [--profile full|reduced|quick] [--strategies gated ...] [--seeds 1]
 
@@ -59,6 +59,7 @@ WORK = ROOT / "benchmarks" / "work" / "nbmotaw"
 MODEL = {"channels": 32, "num_layers": 3, "l_max": 2, "cutoff": 5.0, "radial_hidden": 64}
 STRATEGIES = {
     "gated": {"strategy": "gated"},
+    "lora+ewc1e5": {"strategy": "lora", "ewc": 1e5, "replay_ratio": 0.0},  # Fisher from the replay structures
     "lora+replay": {"strategy": "lora", "replay": True},
     "full": {"strategy": "full"},
     "scratch": {"strategy": "scratch", "replay": True},
@@ -162,7 +163,7 @@ def main() -> None:
                     continue
                 out = WORK / "runs" / f"{strategy}_n{n}_s{seed}"
                 kwargs = dict(spec)  # a copy: spec serves every seed
-                replay = [files["replay"]] if kwargs.pop("replay", False) else None
+                replay = [files["replay"]] if kwargs.pop("replay", False) or kwargs.get("ewc") else None
                 n_epochs = epochs_at(strategy, n, epochs, replay_frames=counts["replay"])
                 options = AddElementOptions(training={"epochs": n_epochs, "batch_size": 4, "progress": False}, **kwargs)
                 entry = add_element_result(
