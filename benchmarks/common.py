@@ -62,6 +62,22 @@ def require(path: Path) -> Path:
     return path
 
 
+STRATEGIES = {
+    "gated": {"strategy": "gated"},
+    "lora+ewc1e5": {"strategy": "lora", "ewc": 1e5, "replay_ratio": 0.0},  # Fisher from the replay frames
+    "lora+replay": {"strategy": "lora", "replay": True},
+    "full": {"strategy": "full"},
+    "scratch": {"strategy": "scratch", "replay": True},
+}  # the add-element benchmarks' strategies, by name, in the order their tables list them
+
+
+def strategy_options(strategy: str) -> tuple[dict, bool]:
+    """(``AddElementOptions`` keyword arguments of the benchmark strategy ``strategy``, whether its run reads the
+    replay file: for replay, or for EWC's Fisher)."""
+    spec = dict(STRATEGIES[strategy])
+    return spec, bool(spec.pop("replay", False) or spec.get("ewc"))
+
+
 def epochs_at(strategy: str, n: int, epochs: int, replay_frames: int, reference_n: int = 200) -> int:
     """Epochs of an add-element run with ``n`` new frames: ``epochs`` at ``reference_n``, more below it so that no
     strategy takes fewer optimizer steps than at ``reference_n`` (30 epochs of 50 frames are too few steps to compare

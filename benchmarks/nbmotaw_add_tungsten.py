@@ -40,6 +40,7 @@ from ase.io import write
 from benchmarks.common import (
     ROOT,
     SHARED,
+    STRATEGIES,
     add_element_result,
     epochs_at,
     machine,
@@ -47,6 +48,7 @@ from benchmarks.common import (
     published,
     record_run,
     require,
+    strategy_options,
     wall_minutes,
     write_results,
 )
@@ -57,13 +59,6 @@ from scisft.potentials.train import train_potential
 
 WORK = ROOT / "benchmarks" / "work" / "nbmotaw"
 MODEL = {"channels": 32, "num_layers": 3, "l_max": 2, "cutoff": 5.0, "radial_hidden": 64}
-STRATEGIES = {
-    "gated": {"strategy": "gated"},
-    "lora+ewc1e5": {"strategy": "lora", "ewc": 1e5, "replay_ratio": 0.0},  # Fisher from the replay structures
-    "lora+replay": {"strategy": "lora", "replay": True},
-    "full": {"strategy": "full"},
-    "scratch": {"strategy": "scratch", "replay": True},
-}
 BASE_SETS = {"AIMD": 4, "Elastic": 1, "Surface": 1}
 PROFILES = {
     "full": {"sizes": [50, 200, 800], "seeds": [0, 1, 2], "base_epochs": 40, "epochs": 40},
@@ -157,13 +152,13 @@ def main() -> None:
     earlier = published(name)
     results = []
     for n in sizes:
-        for strategy, spec in STRATEGIES.items():
+        for strategy in STRATEGIES:
             for seed in seeds:
                 if part and (strategy not in (args.strategies or STRATEGIES) or seed not in (args.seeds or seeds)):
                     continue
                 out = WORK / "runs" / f"{strategy}_n{n}_s{seed}"
-                kwargs = dict(spec)  # a copy: spec serves every seed
-                replay = [files["replay"]] if kwargs.pop("replay", False) or kwargs.get("ewc") else None
+                kwargs, uses_replay = strategy_options(strategy)
+                replay = [files["replay"]] if uses_replay else None
                 n_epochs = epochs_at(strategy, n, epochs, replay_frames=counts["replay"])
                 options = AddElementOptions(training={"epochs": n_epochs, "batch_size": 4, "progress": False}, **kwargs)
                 entry = add_element_result(

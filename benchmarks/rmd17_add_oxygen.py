@@ -47,6 +47,7 @@ from ase.io import write
 from benchmarks.common import (
     ROOT,
     SHARED,
+    STRATEGIES,
     adapted_model,
     add_element_result,
     epochs_at,
@@ -55,6 +56,7 @@ from benchmarks.common import (
     published,
     record_run,
     require,
+    strategy_options,
     updated_results,
     wall_minutes,
     write_results,
@@ -78,13 +80,6 @@ PROFILES = {
     "quick": {"channels": 16, "base_frames": 50, "sizes": [200], "seeds": [0], "epochs": 5, "base_epochs": 3,
               "md_ps": 0.2},
 }  # fmt: skip
-STRATEGIES = {
-    "gated": {"strategy": "gated"},
-    "lora+ewc1e5": {"strategy": "lora", "ewc": 1e5, "replay_ratio": 0.0},
-    "lora+replay": {"strategy": "lora", "replay": True},
-    "full": {"strategy": "full"},
-    "scratch": {"strategy": "scratch", "replay": True},
-}
 
 
 def frames(name: str, split: str, start: int, stop: int):
@@ -145,8 +140,8 @@ def run_dir(strategy: str, n: int, seed: int) -> Path:
 def run(files, base: Path, strategy: str, n: int, seed: int, epochs: int, earlier: dict) -> dict:
     """The result entry of one add-element run (``common.add_element_result``)."""
     out = run_dir(strategy, n, seed)
-    spec = dict(STRATEGIES[strategy])
-    replay = [files["replay"]] if spec.pop("replay", False) or spec.get("ewc") else None
+    spec, uses_replay = strategy_options(strategy)
+    replay = [files["replay"]] if uses_replay else None
     options = AddElementOptions(
         training={
             "epochs": epochs_at(strategy, n, epochs, replay_frames=len(OLD) * REPLAY_PER_MOLECULE),
