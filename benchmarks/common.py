@@ -62,6 +62,22 @@ def require(path: Path) -> Path:
     return path
 
 
+def base_potential(out: Path, shipped: str | None, data: Path, validation: Path, model: dict, training: dict) -> Path:
+    """The base potential of an add-element benchmark in ``out``: a copy of the shipped model named ``shipped``
+    (models/<name>, trained by the benchmark and committed, see its card) when there is one, else trained here on
+    ``data`` with ``validation`` (``model`` and ``training``: train_potential options)."""
+    import shutil
+
+    from scisft.potentials.train import train_potential
+
+    source = ROOT / "models" / str(shipped)
+    if shipped and (source / "config.json").exists() and not (out / "config.json").exists():
+        shutil.copytree(source, out, ignore=shutil.ignore_patterns("*.md", "*.yaml"))
+    if not (out / "config.json").exists():
+        train_potential([data], out, validation=[validation], options={"model": model, "training": training})
+    return out
+
+
 STRATEGIES = {
     "gated": {"strategy": "gated"},
     "lora+ewc1e5": {"strategy": "lora", "ewc": 1e5, "replay_ratio": 0.0},  # Fisher from the replay frames

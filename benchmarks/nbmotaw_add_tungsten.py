@@ -42,6 +42,7 @@ from benchmarks.common import (
     SHARED,
     STRATEGIES,
     add_element_result,
+    base_potential,
     epochs_at,
     machine,
     markdown_table,
@@ -55,7 +56,6 @@ from benchmarks.common import (
 from benchmarks.plots import learning_curves
 from scisft.potentials import read_structures
 from scisft.potentials.add_element import AddElementOptions, add_element
-from scisft.potentials.train import train_potential
 
 WORK = ROOT / "benchmarks" / "work" / "nbmotaw"
 MODEL = {"channels": 32, "num_layers": 3, "l_max": 2, "cutoff": 5.0, "radial_hidden": 64}
@@ -137,17 +137,14 @@ def main() -> None:
     sizes, seeds, base_epochs, epochs = profile["sizes"], profile["seeds"], profile["base_epochs"], profile["epochs"]
     start = time.perf_counter()
     files, counts = prepare(sizes)
-    base = WORK / "base"
-    if not (base / "config.json").exists():
-        train_potential(
-            [files["base"]],
-            base,
-            validation=[files["val"]],
-            options={
-                "model": MODEL,
-                "training": {"epochs": base_epochs, "batch_size": 4, "lr": 5e-3, "patience": 15, "progress": False},
-            },
-        )
+    base = base_potential(
+        WORK / "base",
+        profile.get("shipped_base"),
+        files["base"],
+        files["val"],
+        MODEL,
+        {"epochs": base_epochs, "batch_size": 4, "lr": 5e-3, "patience": 15, "progress": False},
+    )
     name = "nbmotaw_add_tungsten" + suffix
     earlier = published(name)
     results = []

@@ -50,6 +50,7 @@ from benchmarks.common import (
     STRATEGIES,
     adapted_model,
     add_element_result,
+    base_potential,
     epochs_at,
     machine,
     markdown_table,
@@ -65,7 +66,6 @@ from benchmarks.common import (
 from scisft.potentials import read_structures
 from scisft.potentials.add_element import AddElementOptions, add_element
 from scisft.potentials.md import stability_run
-from scisft.potentials.train import train_potential
 
 WORK = ROOT / "benchmarks" / "work" / "rmd17"  # profiles other than full add _<profile>
 OLD = ["benzene", "naphthalene", "toluene", "azobenzene"]
@@ -109,27 +109,6 @@ def prepare(sizes, base_frames: int) -> dict[str, Path]:
     for n in sizes:
         files[f"new_{n}"] = xyz(WORK / "data" / f"cho_{n}.xyz", [a for m in NEW for a in frames(m, "train", 0, n // 2)])
     return files
-
-
-def base_model(files, epochs: int, channels: int, shipped: str | None) -> Path:
-    """The base model in WORK/base: a copy of the shipped model named ``shipped`` (models/<name>, trained by this
-    script and committed, see its card), else trained here."""
-    import shutil
-
-    out, source = WORK / "base", ROOT / "models" / str(shipped)
-    if shipped and (source / "config.json").exists() and not (out / "config.json").exists():
-        shutil.copytree(source, out, ignore=shutil.ignore_patterns("*.md", "*.yaml"))
-    if not (out / "config.json").exists():
-        train_potential(
-            [files["base_train"]],
-            out,
-            validation=[files["base_val"]],
-            options={
-                "model": {**MODEL, "channels": channels},
-                "training": {"epochs": epochs, "batch_size": 8, "lr": 5e-3, "patience": 25, "progress": False},
-            },
-        )
-    return out
 
 
 def run_dir(strategy: str, n: int, seed: int) -> Path:
@@ -253,7 +232,14 @@ def main() -> None:
     seeds = [s for s in seeds if s in (args.seeds or seeds)]
     files = prepare(sizes, profile["base_frames"])
     start = time.perf_counter()
-    base = base_model(files, profile["base_epochs"], profile["channels"], profile.get("shipped_base"))
+    base = base_potential(
+        WORK / "base",
+        profile.get("shipped_base"),
+        files["base_train"],
+        files["base_val"],
+        {**MODEL, "channels": profile["channels"]},
+        {"epochs": profile["base_epochs"], "batch_size": 8, "lr": 5e-3, "patience": 25, "progress": False},
+    )
     base_info = json.loads((base / "config.json").read_text())["info"]
     earlier = published(name)
     results = []

@@ -130,3 +130,25 @@ def test_table_of_recorded_runs_averages_over_seeds_and_skips_what_has_not_run(t
         ["| 200", "gated", "1", "60.0 ± 0.0"],
     ]
     assert (tmp_path / "benchmarks" / "results" / "rmd17_add_oxygen_test.png").exists()
+
+
+def test_base_potential_copies_the_shipped_model_and_trains_only_without_one(tmp_path, monkeypatch):
+    from benchmarks import common
+    from scisft.potentials import train
+
+    trained = []
+    monkeypatch.setattr(train, "train_potential", lambda data, out, **kw: trained.append((data, out, kw)))
+    copied = common.base_potential(tmp_path / "copy", "chn-rmd17", tmp_path / "d.xyz", tmp_path / "v.xyz", {}, {})
+    shipped = common.ROOT / "models" / "chn-rmd17"
+    assert (copied / "model.safetensors").read_bytes() == (shipped / "model.safetensors").read_bytes()
+    assert not (copied / "card.md").exists() and not trained
+    common.base_potential(
+        tmp_path / "new", None, tmp_path / "d.xyz", tmp_path / "v.xyz", {"channels": 8}, {"epochs": 1}
+    )
+    assert trained == [
+        (
+            [tmp_path / "d.xyz"],
+            tmp_path / "new",
+            {"validation": [tmp_path / "v.xyz"], "options": {"model": {"channels": 8}, "training": {"epochs": 1}}},
+        )
+    ]
