@@ -11,9 +11,10 @@ full fine-tuning, scratch (fresh model on the replay frames -- every 5th base tr
 Model: 32 channels, l_max 2, 3 layers, cutoff 5 A; the script says how many structures each set had.
 
     python -m benchmarks.nbmotaw_add_tungsten [--profile full|reduced|quick] [--strategies gated ...] [--seeds 1]
+        [--sizes 200]
 
-``--strategies`` / ``--seeds`` run a share of the runs (to split them across processes, one per core) and write no
-table; the call without them reuses those runs and writes it.
+``--strategies`` / ``--seeds`` / ``--sizes`` run a share of the runs (to split them across processes, one per
+core) and write no table; the call without them reuses those runs and writes it.
 
 Training length: a profile's ``epochs`` at N = 200, more at smaller N so that no strategy takes fewer optimizer
 steps than at N = 200 (``benchmarks.common.epochs_at``). Profiles (PROFILES below): ``full``: base 40 epochs,
@@ -128,9 +129,10 @@ def main() -> None:
     parser.add_argument("--profile", choices=list(PROFILES), default="full")
     parser.add_argument("--strategies", nargs="+", choices=list(STRATEGIES), help="only these (cache only)")
     parser.add_argument("--seeds", nargs="+", type=int, help="only these of the profile's seeds (cache only)")
+    parser.add_argument("--sizes", nargs="+", type=int, help="only these of the profile's N (cache only)")
     args = parser.parse_args()
     profile = PROFILES[args.profile]
-    part = bool(args.strategies or args.seeds)
+    part = bool(args.strategies or args.seeds or args.sizes)
     suffix = "" if args.profile == "full" else f"_{args.profile}"
     global WORK
     WORK = WORK.with_name(WORK.name + suffix)
@@ -151,7 +153,12 @@ def main() -> None:
     for n in sizes:
         for strategy in STRATEGIES:
             for seed in seeds:
-                if part and (strategy not in (args.strategies or STRATEGIES) or seed not in (args.seeds or seeds)):
+                chosen = (
+                    strategy in (args.strategies or STRATEGIES)
+                    and seed in (args.seeds or seeds)
+                    and n in (args.sizes or sizes)
+                )
+                if not chosen:
                     continue
                 out = WORK / "runs" / f"{strategy}_n{n}_s{seed}"
                 kwargs, uses_replay = strategy_options(strategy)
