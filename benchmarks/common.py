@@ -62,6 +62,17 @@ def require(path: Path) -> Path:
     return path
 
 
+def xyz(path: Path, structures) -> Path:
+    """``path``, an extxyz file of ``structures`` (ASE Atoms), written unless it exists: a benchmark's data split,
+    made once per work folder."""
+    from ase.io import write
+
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write(path, structures, format="extxyz")
+    return path
+
+
 def base_potential(out: Path, shipped: str | None, data: Path, validation: Path, model: dict, training: dict) -> Path:
     """The base potential of an add-element benchmark in ``out``: a copy of the shipped model named ``shipped``
     (models/<name>, trained by the benchmark and committed, see its card) when there is one, else trained here on

@@ -39,7 +39,6 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
-from ase.io import write
 
 from benchmarks.common import (
     ROOT,
@@ -56,6 +55,7 @@ from benchmarks.common import (
     strategy_options,
     wall_minutes,
     write_results,
+    xyz,
 )
 from benchmarks.plots import learning_curves
 from scisft.potentials import read_structures
@@ -81,13 +81,6 @@ def structures(name: str):
     folder = require(SHARED / "nbmotaw")
     path = folder / f"{name}.json"
     return read_structures(path if path.exists() else folder / f"{name}.json.xz")
-
-
-def xyz(path: Path, frames) -> Path:
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write(path, frames, format="extxyz")
-    return path
 
 
 def prepare(sizes, seed: int = 0) -> tuple[dict[str, Path], dict]:

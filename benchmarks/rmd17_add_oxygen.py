@@ -42,7 +42,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-from ase.io import write
 
 from benchmarks.common import (
     ROOT,
@@ -62,6 +61,7 @@ from benchmarks.common import (
     wall_minutes,
     write_results,
     write_table,
+    xyz,
 )
 from scisft.potentials import read_structures
 from scisft.potentials.add_element import AddElementOptions, add_element
@@ -84,13 +84,6 @@ PROFILES = {
 
 def frames(name: str, split: str, start: int, stop: int):
     return read_structures(require(SHARED / "rmd17" / f"rmd17_{name}_{split}_01.npz"))[start:stop]
-
-
-def xyz(path: Path, structures) -> Path:
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write(path, structures, format="extxyz")
-    return path
 
 
 def prepare(sizes, base_frames: int) -> dict[str, Path]:
