@@ -11,6 +11,7 @@ import platform
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -237,6 +238,51 @@ def write_table(name: str, markdown: str) -> None:
     """benchmarks/results/NAME.md."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{name}.md").write_text(markdown + "\n")
+
+
+def strategy_table(results: list[dict], sizes, element: str, old: str) -> str:
+    """Markdown table of add-element result entries: one row per (N, strategy) that has run, with means ± spread
+    over its seeds of the ``element`` test errors (stress too where the entries have it) and the mean change of the
+    ``old``-chemistry force MAE (forgetting)."""
+    with_stress = any("stress_mae_gpa" in r["test_new"] for r in results)
+    rows = []
+    for n in sizes:
+        for strategy in STRATEGIES:
+            runs = [r for r in results if r["strategy"] == strategy and r["n"] == n]
+            if not runs:  # not run (yet)
+                continue
+            f, e = ([r["test_new"][k] for r in runs] for k in ("force_mae_mev_per_A", "energy_mae_mev_per_atom"))
+            forget = [r["report"]["forgetting"]["force_mae_change_mev_per_A"] for r in runs]
+            stress = [f"{np.mean([r['test_new']['stress_mae_gpa'] for r in runs]):.3f}"] if with_stress else []
+            rows.append(
+                [
+                    n,
+                    strategy,
+                    len(runs),
+                    f"{np.mean(f):.1f} ± {np.std(f):.1f}",
+                    f"{np.mean(e):.2f} ± {np.std(e):.2f}",
+                    *stress,
+                    f"{np.mean(forget):+.2f}",
+                    "yes" if all(r["report"]["forgetting"]["bit_identical"] for r in runs) else "no",
+                    f"{100 * runs[0]['report']['trainable']['fraction_of_base']:.1f}%",
+                    f"{100 * runs[0]['report']['file_fraction_of_base']:.1f}%",
+                    wall_minutes(runs),
+                ]
+            )
+    header = [
+        "N new frames",
+        "strategy",
+        "seeds",
+        f"{element} test F MAE meV/Å",
+        f"{element} test E MAE meV/atom",
+        *([f"{element} test stress MAE GPa"] if with_stress else []),
+        f"{old} F MAE change meV/Å",
+        "old bit-identical",
+        "trainable",
+        "file size",
+        "min (CPU x threads)",
+    ]
+    return markdown_table(header, rows)
 
 
 def markdown_table(header: list[str], rows: list[list]) -> str:

@@ -11,19 +11,21 @@ full fine-tuning, scratch (fresh model on the replay frames -- every 5th base tr
 Model: 32 channels, l_max 2, 3 layers, cutoff 5 A; the script says how many structures each set had.
 
     python -m benchmarks.nbmotaw_add_tungsten [--profile full|reduced|quick] [--strategies gated ...] [--seeds 1]
-        [--sizes 200]
+        [--sizes 200] [--recorded]
 
 ``--strategies`` / ``--seeds`` / ``--sizes`` run a share of the runs (to split them across processes, one per
-core) and write no table; the call without them reuses those runs and writes it.
+core) and write no table; the call without them reuses those runs and writes it. ``--recorded`` trains nothing:
+it writes the table and learning curves of the runs recorded so far and leaves the JSON as it is, while a profile
+is still being filled in.
 
 The full profile's base is the committed models/monbta-nbmotaw (trained by this script; its card), copied into
 the work folder; without it the script trains one.
 
 Training length: a profile's ``epochs`` at N = 200, more at smaller N so that no strategy takes fewer optimizer
 steps than at N = 200 (``benchmarks.common.epochs_at``). Profiles (PROFILES below): ``full``: base 40 epochs,
-N = 50, 200 and 800 W frames, three seeds, 40 epochs per addition (many hours on 2 CPU cores); ``reduced``: base
-12 epochs (22 min on one core), N = 50 and 200, seeds 0-2, 20 epochs (about 75 min per seed on one core);
-``quick``: a smoke test whose numbers mean nothing.
+N = 50, 200 and 800 W frames, three seeds (N = 800: the first only, as rMD17's N = 1000), 40 epochs per
+addition (many hours on 2 CPU cores); ``reduced``: base 12 epochs (22 min on one core), N = 50 and 200, seeds
+0-2, 20 epochs (about 75 min per seed on one core); ``quick``: a smoke test whose numbers mean nothing.
 
 Results: benchmarks/results/nbmotaw_add_tungsten[_<profile>].{json,md,png} (the PNG: learning curves); runs in
 benchmarks/work/nbmotaw[_<profile>] (resumable: a run with a report is not run again; a run whose files are gone
@@ -48,13 +50,13 @@ from benchmarks.common import (
     base_potential,
     epochs_at,
     machine,
-    markdown_table,
     published,
     record_run,
     require,
     strategy_options,
-    wall_minutes,
+    strategy_table,
     write_results,
+    write_table,
     xyz,
 )
 from benchmarks.plots import learning_curves
@@ -132,6 +134,9 @@ def main() -> None:
     parser.add_argument("--strategies", nargs="+", choices=list(STRATEGIES), help="only these (cache only)")
     parser.add_argument("--seeds", nargs="+", type=int, help="only these of the profile's seeds (cache only)")
     parser.add_argument("--sizes", nargs="+", type=int, help="only these of the profile's N (cache only)")
+    parser.add_argument(
+        "--recorded", action="store_true", help="train nothing: tabulate and plot the runs recorded so far"
+    )
     args = parser.parse_args()
     profile = PROFILES[args.profile]
     part = bool(args.strategies or args.seeds or args.sizes)
@@ -139,6 +144,11 @@ def main() -> None:
     global WORK
     WORK = WORK.with_name(WORK.name + suffix)
     sizes, seeds, base_epochs, epochs = profile["sizes"], profile["seeds"], profile["base_epochs"], profile["epochs"]
+    name = "nbmotaw_add_tungsten" + suffix
+    if args.recorded:  # the JSON is left as it is: processes beside this one may be adding runs to it
+        payload = {**published(name), "profile": {"name": args.profile, **profile}, "counts": prepare(sizes)[1]}
+        write_table(name, summarise(payload, sizes, suffix))
+        return
     start = time.perf_counter()
     files, counts = prepare(sizes)
     base = base_potential(
@@ -149,7 +159,6 @@ def main() -> None:
         MODEL,
         {"epochs": base_epochs, "batch_size": 4, "lr": 5e-3, "patience": 15, "progress": False},
     )
-    name = "nbmotaw_add_tungsten" + suffix
     earlier = published(name)
     results = []
     for n in sizes:
@@ -159,6 +168,7 @@ def main() -> None:
                     strategy in (args.strategies or STRATEGIES)
                     and seed in (args.seeds or seeds)
                     and n in (args.sizes or sizes)
+                    and (n <= 200 or seed == seeds[0])
                 )
                 if not chosen:
                     continue
@@ -203,50 +213,17 @@ def main() -> None:
         "results": results,
         "wall_time_s_this_call": time.perf_counter() - start,  # cached runs are not redone: see their reports
     }
-    rows = []
-    for n in sizes:
-        for strategy in STRATEGIES:
-            runs = [r for r in results if r["strategy"] == strategy and r["n"] == n]
-            f = [r["test_new"]["force_mae_mev_per_A"] for r in runs]
-            e = [r["test_new"]["energy_mae_mev_per_atom"] for r in runs]
-            s = [r["test_new"].get("stress_mae_gpa", float("nan")) for r in runs]
-            forget = [r["report"]["forgetting"]["force_mae_change_mev_per_A"] for r in runs]
-            ident = all(r["report"]["forgetting"]["bit_identical"] for r in runs)
-            rows.append(
-                [
-                    n,
-                    strategy,
-                    len(runs),
-                    f"{np.mean(f):.1f} ± {np.std(f):.1f}",
-                    f"{np.mean(e):.2f}",
-                    f"{np.mean(s):.3f}",
-                    f"{np.mean(forget):+.2f}",
-                    "yes" if ident else "no",
-                    f"{100 * runs[0]['report']['trainable']['fraction_of_base']:.1f}%",
-                    f"{100 * runs[0]['report']['file_fraction_of_base']:.1f}%",
-                    wall_minutes(runs),
-                ]
-            )
-    table = markdown_table(
-        [
-            "N W frames",
-            "strategy",
-            "seeds",
-            "W test F MAE meV/Å",
-            "W test E MAE meV/atom",
-            "W test stress MAE GPa",
-            "Mo/Nb/Ta F MAE change meV/Å",
-            "old bit-identical",
-            "trainable",
-            "file size",
-            "min (CPU x threads)",
-        ],
-        rows,
-    )
-    md = f"{table}\n\nProfile: {payload['profile']}\n\nData: {counts}\n\nMachine: {payload['machine']}"
+    md = summarise(payload, sizes, suffix)
     write_results(name, payload, md)
-    learning_curves(payload, ROOT / "benchmarks" / "results" / f"nbmotaw_add_tungsten{suffix}.png")
     print(md)
+
+
+def summarise(payload: dict, sizes, suffix: str) -> str:
+    """The results table (markdown) of ``payload``; writes the learning curves beside it."""
+    learning_curves(payload, ROOT / "benchmarks" / "results" / f"nbmotaw_add_tungsten{suffix}.png")
+    table = strategy_table(payload["results"], sizes, "W", "Mo/Nb/Ta")
+    machine_line = f"\n\nMachine of this call: {payload['machine']}" if "machine" in payload else ""
+    return f"{table}\n\nProfile: {payload['profile']}\n\nData: {payload['counts']}{machine_line}"
 
 
 if __name__ == "__main__":

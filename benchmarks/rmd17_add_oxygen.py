@@ -41,8 +41,6 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
-
 from benchmarks.common import (
     ROOT,
     SHARED,
@@ -57,8 +55,8 @@ from benchmarks.common import (
     record_run,
     require,
     strategy_options,
+    strategy_table,
     updated_results,
-    wall_minutes,
     write_results,
     write_table,
     xyz,
@@ -276,47 +274,7 @@ def main() -> None:
 def summarise(payload: dict, sizes, suffix: str) -> str:
     from benchmarks.plots import learning_curves
 
-    rows = []
-    for n in sizes:
-        for strategy in STRATEGIES:
-            runs = [r for r in payload["results"] if r["strategy"] == strategy and r["n"] == n]
-            if not runs:  # not run (yet)
-                continue
-            f = np.array([r["test_new"]["force_mae_mev_per_A"] for r in runs])
-            e = np.array([r["test_new"]["energy_mae_mev_per_atom"] for r in runs])
-            forget = np.array([r["report"]["forgetting"]["force_mae_change_mev_per_A"] for r in runs])
-            ident = all(r["report"]["forgetting"]["bit_identical"] for r in runs)
-            frac = runs[0]["report"]["trainable"]["fraction_of_base"]
-            size = runs[0]["report"]["file_fraction_of_base"]
-            rows.append(
-                [
-                    n,
-                    strategy,
-                    len(runs),
-                    f"{f.mean():.1f} ± {f.std():.1f}",
-                    f"{e.mean():.2f} ± {e.std():.2f}",
-                    f"{forget.mean():+.2f}",
-                    "yes" if ident else "no",
-                    f"{100 * frac:.1f}%",
-                    f"{100 * size:.1f}%",
-                    wall_minutes(runs),
-                ]
-            )
-    table = markdown_table(
-        [
-            "N new",
-            "strategy",
-            "seeds",
-            "O test F MAE meV/Å",
-            "O test E MAE meV/atom",
-            "C/H/N F MAE change meV/Å",
-            "old bit-identical",
-            "trainable",
-            "file size",
-            "min (CPU x threads)",
-        ],
-        rows,
-    )
+    table = strategy_table(payload["results"], sizes, "O", "C/H/N")
     md_rows = []
     for strategy, per_mol in sorted(payload["md"].items(), key=lambda item: list(STRATEGIES).index(item[0])):
         for mol, r in per_mol.items():

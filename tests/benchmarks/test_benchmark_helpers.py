@@ -7,7 +7,7 @@ import numpy as np
 from ase import Atoms
 from ase.neighborlist import neighbor_list
 
-from benchmarks.common import published_run, wall_minutes
+from benchmarks.common import published_run, strategy_table, wall_minutes
 from benchmarks.rmd17_vs_mace import mace_epoch_seconds
 from benchmarks.speed_vs_mace import SPACING, ethanol_box
 from scisft.potentials.add_element import AddElementOptions, training_config
@@ -130,6 +130,12 @@ def test_table_of_recorded_runs_averages_over_seeds_and_skips_what_has_not_run(t
         ["| 200", "gated", "1", "60.0 ± 0.0"],
     ]
     assert (tmp_path / "benchmarks" / "results" / "rmd17_add_oxygen_test.png").exists()
+    assert "stress" not in rows[0]  # molecules: no stress column
+    for k, r in enumerate(payload["results"]):  # periodic runs: a stress column, averaged like the others
+        r["test_new"]["stress_mae_gpa"] = 0.1 * (k + 1)
+    table = strategy_table(payload["results"], [50], "W", "Mo/Nb/Ta").splitlines()
+    assert "W test stress MAE GPa" in table[0] and "Mo/Nb/Ta F MAE change" in table[0]
+    assert table[2].split(" | ")[:6] == ["| 50", "gated", "2", "98.0 ± 2.0", "2.00 ± 0.00", "0.250"]
 
 
 def test_base_potential_copies_the_shipped_model_and_trains_only_without_one(tmp_path, monkeypatch):
