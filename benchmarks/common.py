@@ -145,6 +145,55 @@ def base_errors(base: Path, test_file: Path) -> dict:
     return json.loads(cache.read_text())
 
 
+def md_checks(
+    base: Path, run: Path, strategy: str, starts: dict, picoseconds: float, temperature: float, seed: int, **md
+) -> dict:
+    """Stability runs (``scisft.potentials.md.stability_run``, keywords ``md``) from each of ``starts`` (name: ASE
+    Atoms) with the model of the add-element ``run`` of ``strategy`` on ``base``: {name: result}, each cached in
+    ``run`` as md_<name>_<ps>ps_<K>K.json, with its Langevin frames (every 50 steps, with energies and forces) in
+    the .xyz of the same name."""
+    from scisft.potentials.md import stability_run
+
+    model_dir, adapter = adapted_model(base, run, strategy)
+    result = {}
+    for name, atoms in starts.items():
+        cache = run / f"md_{name}_{picoseconds:g}ps_{temperature:g}K.json"
+        if not cache.exists():
+            check = stability_run(
+                model_dir,
+                atoms,
+                adapter=adapter,
+                temperature=temperature,
+                picoseconds=picoseconds,
+                seed=seed,
+                trajectory=cache.with_suffix(".xyz"),
+                **md,
+            )
+            cache.write_text(json.dumps(check))
+        result[name] = json.loads(cache.read_text())
+    return result
+
+
+def md_table(md: dict, label: str, temperature: float) -> str:
+    """Markdown table of ``md`` ({strategy: {structure: ``stability_run`` result}} at ``temperature`` K) in strategy
+    order; ``label`` heads the strategy column (which models ran)."""
+    rows = []
+    for strategy, per_structure in sorted(md.items(), key=lambda item: list(STRATEGIES).index(item[0])):
+        for structure, r in per_structure.items():
+            rows.append(
+                [
+                    strategy,
+                    structure,
+                    f"{r['picoseconds']:.1f}",
+                    "yes" if r["bonds_intact"] else "NO",
+                    f"{r['max_temperature_K']:.0f}",
+                    f"{r['nve_drift_mev_per_atom_per_ps']:.3f}",
+                ]
+            )
+    header = [label, "structure", f"ps at {temperature:g} K", "bonds intact", "max T K", "NVE drift meV/atom/ps"]
+    return markdown_table(header, rows)
+
+
 def published(name: str) -> dict:
     """benchmarks/results/NAME.json as it was when this call started (it is rewritten as runs finish), or {}."""
     path = RESULTS / f"{name}.json"

@@ -9,6 +9,12 @@ the shared copy, so 20% of these structures (random, seed 0) are held out as the
 are drawn from the rest. Strategies: gated, lora + EWC (λ = 1e5, Fisher from the replay frames), lora + replay,
 full fine-tuning, scratch (fresh model on the replay frames -- every 5th base training frame -- and the N frames).
 Model: 32 channels, l_max 2, 3 layers, cutoff 5 A; the script says how many structures each set had.
+MD stability (full and quick profiles): with each strategy's N = 200 model of the first seed, Langevin dynamics at
+500 K (2 fs steps; 2 ps in the full profile) then 1 ps NVE for the energy drift, from the first 54-atom W cell and
+the first equiatomic 16-atom binary of the held-out W test set (``md_starts``); "bonds intact": the same first- and
+second-neighbour pairs (``scisft.potentials.md.bonds``) throughout, i.e. no diffusion, melting or collapse. Only
+2 ps: a step of the 54-atom cell takes about 0.2 s on one core (float64 through the ASE calculator), so the
+rMD17 benchmark's 10 ps would take 2 h per model here.
 
     python -m benchmarks.nbmotaw_add_tungsten [--profile full|reduced|quick] [--strategies gated ...] [--seeds 1]
         [--sizes 200] [--recorded]
@@ -50,11 +56,14 @@ from benchmarks.common import (
     base_potential,
     epochs_at,
     machine,
+    md_checks,
+    md_table,
     published,
     record_run,
     require,
     strategy_options,
     strategy_table,
+    updated_results,
     write_results,
     write_table,
     xyz,
@@ -66,6 +75,8 @@ from scisft.potentials.add_element import AddElementOptions, add_element
 WORK = ROOT / "benchmarks" / "work" / "nbmotaw"
 MODEL = {"channels": 32, "num_layers": 3, "l_max": 2, "cutoff": 5.0, "radial_hidden": 64}
 BASE_SETS = {"AIMD": 4, "Elastic": 1, "Surface": 1}
+MD_TEMPERATURE = 500.0  # K
+MD_TIMESTEP_FS = 2.0  # heavy atoms, no H to resolve
 PROFILES = {
     "full": {
         "sizes": [50, 200, 800],
@@ -73,9 +84,10 @@ PROFILES = {
         "base_epochs": 40,
         "epochs": 40,
         "shipped_base": "monbta-nbmotaw",
+        "md_ps": 2.0,
     },
-    "reduced": {"sizes": [50, 200], "seeds": [0, 1, 2], "base_epochs": 12, "epochs": 20},
-    "quick": {"sizes": [100], "seeds": [0], "base_epochs": 2, "epochs": 3},
+    "reduced": {"sizes": [50, 200], "seeds": [0, 1, 2], "base_epochs": 12, "epochs": 20},  # no MD: made before it
+    "quick": {"sizes": [100], "seeds": [0], "base_epochs": 2, "epochs": 3, "md_ps": 0.1},
 }
 
 
@@ -128,6 +140,15 @@ def prepare(sizes, seed: int = 0) -> tuple[dict[str, Path], dict]:
     return files, counts
 
 
+def md_starts(w_test: Path) -> dict:
+    """MD starting cells from the held-out W test set: its first 54-atom W cell (an AIMD frame) and its first
+    equiatomic binary (a 16-atom special quasirandom structure)."""
+    test = read_structures(w_test)
+    w = next(a for a in test if len(a) == 54 and set(a.get_chemical_symbols()) == {"W"})
+    binary = next(a for a in test if len(set(a.numbers)) == 2 and 2 * np.sum(a.numbers == 74) == len(a))
+    return {f"W{len(w)}": w, binary.get_chemical_formula(): binary}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--profile", choices=list(PROFILES), default="full")
@@ -160,17 +181,20 @@ def main() -> None:
         {"epochs": base_epochs, "batch_size": 4, "lr": 5e-3, "patience": 15, "progress": False},
     )
     earlier = published(name)
+
+    def chosen(strategy: str, n: int, seed: int) -> bool:
+        return (
+            strategy in (args.strategies or STRATEGIES)
+            and seed in (args.seeds or seeds)
+            and n in (args.sizes or sizes)
+            and (n <= 200 or seed == seeds[0])
+        )
+
     results = []
     for n in sizes:
         for strategy in STRATEGIES:
             for seed in seeds:
-                chosen = (
-                    strategy in (args.strategies or STRATEGIES)
-                    and seed in (args.seeds or seeds)
-                    and n in (args.sizes or sizes)
-                    and (n <= 200 or seed == seeds[0])
-                )
-                if not chosen:
+                if not chosen(strategy, n, seed):
                     continue
                 out = WORK / "runs" / f"{strategy}_n{n}_s{seed}"
                 kwargs, uses_replay = strategy_options(strategy)
@@ -204,6 +228,16 @@ def main() -> None:
                     f"stress MAE {test.get('stress_mae_gpa', float('nan')):.3f} GPa",
                     flush=True,
                 )
+    md = dict(earlier.get("md", {}))  # MD with the first seed's N = 200 models (published with a reused run)
+    for strategy in STRATEGIES:
+        run = WORK / "runs" / f"{strategy}_n200_s{seeds[0]}"
+        if profile.get("md_ps") and chosen(strategy, 200, seeds[0]) and (run / "report.json").exists():
+            starts = md_starts(files["w_test"])
+            md[strategy] = md_checks(
+                base, run, strategy, starts, profile["md_ps"], MD_TEMPERATURE, seeds[0], timestep_fs=MD_TIMESTEP_FS
+            )
+            with updated_results(name) as recorded:
+                recorded.setdefault("md", {})[strategy] = md[strategy]
     if part:  # a share of the runs, split across processes: the full call writes the table
         return
     payload = {
@@ -211,6 +245,7 @@ def main() -> None:
         "profile": {"name": args.profile, **profile},
         "counts": counts,
         "results": results,
+        "md": md,
         "wall_time_s_this_call": time.perf_counter() - start,  # cached runs are not redone: see their reports
     }
     md = summarise(payload, sizes, suffix)
@@ -222,6 +257,8 @@ def summarise(payload: dict, sizes, suffix: str) -> str:
     """The results table (markdown) of ``payload``; writes the learning curves beside it."""
     learning_curves(payload, ROOT / "benchmarks" / "results" / f"nbmotaw_add_tungsten{suffix}.png")
     table = strategy_table(payload["results"], sizes, "W", "Mo/Nb/Ta")
+    if payload.get("md"):
+        table += "\n\n" + md_table(payload["md"], "strategy (N=200, seed 0)", MD_TEMPERATURE)
     machine_line = f"\n\nMachine of this call: {payload['machine']}" if "machine" in payload else ""
     return f"{table}\n\nProfile: {payload['profile']}\n\nData: {payload['counts']}{machine_line}"
 

@@ -45,12 +45,12 @@ from benchmarks.common import (
     ROOT,
     SHARED,
     STRATEGIES,
-    adapted_model,
     add_element_result,
     base_potential,
     epochs_at,
     machine,
-    markdown_table,
+    md_checks,
+    md_table,
     published,
     record_run,
     require,
@@ -63,7 +63,6 @@ from benchmarks.common import (
 )
 from scisft.potentials import read_structures
 from scisft.potentials.add_element import AddElementOptions, add_element
-from scisft.potentials.md import stability_run
 
 WORK = ROOT / "benchmarks" / "work" / "rmd17"  # profiles other than full add _<profile>
 OLD = ["benzene", "naphthalene", "toluene", "azobenzene"]
@@ -169,31 +168,13 @@ def production_size() -> dict:
     }
 
 
-def md_checks(
+def molecule_md_checks(
     base: Path, strategy: str, seed: int, picoseconds: float, temperature: float = 500.0, molecules=NEW
 ) -> dict:
-    """Stability runs (``scisft.potentials.md.stability_run``) of each molecule with the N = 200 model of
-    ``strategy`` and ``seed``, each cached beside the model as md_<molecule>_<ps>ps_<K>K.json, with its Langevin
-    frames (every 50 steps, with energies and forces) in the .xyz of the same name."""
-    out = run_dir(strategy, 200, seed)
-    model_dir, adapter = adapted_model(base, out, strategy)
-    result = {}
-    for name in molecules:
-        cache = out / f"md_{name}_{picoseconds:g}ps_{temperature:g}K.json"
-        if not cache.exists():
-            start = frames(name, "test", 0, 1)[0]
-            run = stability_run(
-                model_dir,
-                start,
-                adapter=adapter,
-                temperature=temperature,
-                picoseconds=picoseconds,
-                seed=seed,
-                trajectory=cache.with_suffix(".xyz"),
-            )
-            cache.write_text(json.dumps(run))
-        result[name] = json.loads(cache.read_text())
-    return result
+    """Stability runs (``common.md_checks``) of each molecule, from its first test frame, with the N = 200 model
+    of ``strategy`` and ``seed``."""
+    starts = {name: frames(name, "test", 0, 1)[0] for name in molecules}
+    return md_checks(base, run_dir(strategy, 200, seed), strategy, starts, picoseconds, temperature, seed)
 
 
 def main() -> None:
@@ -252,7 +233,7 @@ def main() -> None:
             md = {}
             for s in strategies:
                 if 200 in (args.sizes or sizes) and (run_dir(s, 200, seed) / "report.json").exists():
-                    md[s] = md_checks(base, s, seed, md_ps)
+                    md[s] = molecule_md_checks(base, s, seed, md_ps)
                     with updated_results(name) as recorded:
                         recorded.setdefault("md", {})[s] = md[s]
                 elif s in earlier.get("md", {}):
@@ -275,22 +256,7 @@ def summarise(payload: dict, sizes, suffix: str) -> str:
     from benchmarks.plots import learning_curves
 
     table = strategy_table(payload["results"], sizes, "O", "C/H/N")
-    md_rows = []
-    for strategy, per_mol in sorted(payload["md"].items(), key=lambda item: list(STRATEGIES).index(item[0])):
-        for mol, r in per_mol.items():
-            md_rows.append(
-                [
-                    strategy,
-                    mol,
-                    f"{r['picoseconds']:.1f}",
-                    "yes" if r["bonds_intact"] else "NO",
-                    f"{r['max_temperature_K']:.0f}",
-                    f"{r['nve_drift_mev_per_atom_per_ps']:.3f}",
-                ]
-            )
-    md_table = markdown_table(
-        ["strategy (N=200)", "molecule", "ps at 500 K", "bonds intact", "max T K", "NVE drift meV/atom/ps"], md_rows
-    )
+    md = md_table(payload["md"], "strategy (N=200)", temperature=500.0)
     learning_curves(payload, ROOT / "benchmarks" / "results" / f"rmd17_add_oxygen{suffix}.png")
     size = payload["production_size"]
     production = (
@@ -299,7 +265,7 @@ def summarise(payload: dict, sizes, suffix: str) -> str:
         f"{100 * size['file_fraction']:.1f}% of the base's size."
     )
     machine = f"\n\nMachine of this call: {payload['machine']}" if "machine" in payload else ""
-    return f"{table}\n\n{production}\n\n{md_table}\n\nProfile: {payload['profile']}{machine}"
+    return f"{table}\n\n{production}\n\n{md}\n\nProfile: {payload['profile']}{machine}"
 
 
 if __name__ == "__main__":

@@ -109,7 +109,7 @@ def main() -> None:
                     f"--profile {args.profile}`"
                 )
             h_shift_scan(strategy, seed)
-            add_oxygen.md_checks(base, strategy, seed, args.ps, args.temperature, args.molecules)
+            add_oxygen.molecule_md_checks(base, strategy, seed, args.ps, args.temperature, args.molecules)
     name = f"rmd17_md_stability_{args.profile}_{args.ps:g}ps_{args.temperature:g}K"
     earlier = published(name)
     old_md, old_scans = earlier.get("md", {}), earlier.get("h_shift_scan", {}).get("energies_eV", {})

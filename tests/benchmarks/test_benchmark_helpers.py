@@ -7,7 +7,7 @@ import numpy as np
 from ase import Atoms
 from ase.neighborlist import neighbor_list
 
-from benchmarks.common import published_run, strategy_table, wall_minutes
+from benchmarks.common import md_checks, published_run, strategy_table, wall_minutes
 from benchmarks.rmd17_vs_mace import mace_epoch_seconds
 from benchmarks.speed_vs_mace import SPACING, ethanol_box
 from scisft.potentials.add_element import AddElementOptions, training_config
@@ -158,3 +158,22 @@ def test_base_potential_copies_the_shipped_model_and_trains_only_without_one(tmp
             {"validation": [tmp_path / "v.xyz"], "options": {"model": {"channels": 8}, "training": {"epochs": 1}}},
         )
     ]
+
+
+def test_md_checks_run_each_start_once_and_read_the_cache_after(tmp_path, monkeypatch):
+    import scisft.potentials.md
+
+    calls = []
+
+    def fake_run(model_dir, atoms, adapter, temperature, picoseconds, seed, trajectory, **md):
+        calls.append((model_dir, adapter, len(atoms), md))
+        return {"picoseconds": picoseconds, "bonds_intact": True, "max_temperature_K": temperature}
+
+    monkeypatch.setattr(scisft.potentials.md, "stability_run", fake_run)
+    run = tmp_path / "run"
+    run.mkdir()
+    first = md_checks(tmp_path / "base", run, "gated", {"ethanol": ETHANOL}, 2.0, 500.0, 0, timestep_fs=2.0)
+    again = md_checks(tmp_path / "base", run, "gated", {"ethanol": ETHANOL}, 2.0, 500.0, 0, timestep_fs=2.0)
+    assert first == again == {"ethanol": {"picoseconds": 2.0, "bonds_intact": True, "max_temperature_K": 500.0}}
+    assert calls == [(tmp_path / "base", run, 9, {"timestep_fs": 2.0})]  # gated: the run is an adapter on the base
+    assert (run / "md_ethanol_2ps_500K.json").exists()
