@@ -140,6 +140,11 @@ def prepare(sizes, seed: int = 0) -> tuple[dict[str, Path], dict]:
     return files, counts
 
 
+def run_dir(strategy: str, n: int, seed: int) -> Path:
+    """Where the add-element run of ``strategy`` with N W frames and ``seed`` keeps its model, report and caches."""
+    return WORK / "runs" / f"{strategy}_n{n}_s{seed}"
+
+
 def md_starts(w_test: Path) -> dict:
     """MD starting cells from the held-out W test set: its first 54-atom W cell (an AIMD frame) and its first
     equiatomic binary (a 16-atom special quasirandom structure)."""
@@ -196,7 +201,7 @@ def main() -> None:
             for seed in seeds:
                 if not chosen(strategy, n, seed):
                     continue
-                out = WORK / "runs" / f"{strategy}_n{n}_s{seed}"
+                out = run_dir(strategy, n, seed)
                 kwargs, uses_replay = strategy_options(strategy)
                 replay = [files["replay"]] if uses_replay else None
                 n_epochs = epochs_at(strategy, n, epochs, replay_frames=counts["replay"])
@@ -229,15 +234,21 @@ def main() -> None:
                     flush=True,
                 )
     md = dict(earlier.get("md", {}))  # MD with the first seed's N = 200 models (published with a reused run)
-    for strategy in STRATEGIES:
-        run = WORK / "runs" / f"{strategy}_n200_s{seeds[0]}"
-        if profile.get("md_ps") and chosen(strategy, 200, seeds[0]) and (run / "report.json").exists():
-            starts = md_starts(files["w_test"])
-            md[strategy] = md_checks(
-                base, run, strategy, starts, profile["md_ps"], MD_TEMPERATURE, seeds[0], timestep_fs=MD_TIMESTEP_FS
-            )
-            with updated_results(name) as recorded:
-                recorded.setdefault("md", {})[strategy] = md[strategy]
+    md_runs = [  # trained by this call or an earlier one on this machine: the MD needs the model's files
+        strategy
+        for strategy in STRATEGIES
+        if profile.get("md_ps")
+        and chosen(strategy, 200, seeds[0])
+        and (run_dir(strategy, 200, seeds[0]) / "report.json").exists()
+    ]
+    starts = md_starts(files["w_test"]) if md_runs else {}
+    for strategy in md_runs:
+        run = run_dir(strategy, 200, seeds[0])
+        md[strategy] = md_checks(
+            base, run, strategy, starts, profile["md_ps"], MD_TEMPERATURE, seeds[0], timestep_fs=MD_TIMESTEP_FS
+        )
+        with updated_results(name) as recorded:
+            recorded.setdefault("md", {})[strategy] = md[strategy]
     if part:  # a share of the runs, split across processes: the full call writes the table
         return
     payload = {
