@@ -276,6 +276,13 @@ def record_run(name: str, entry: dict) -> None:
         payload["results"] = kept + [entry]
 
 
+def record_md(name: str, strategy: str, checks: dict) -> None:
+    """Add the MD stability checks (``md_checks``) of ``strategy``'s model to benchmarks/results/NAME.json under
+    "md", as soon as they are made, like ``record_run``."""
+    with updated_results(name) as payload:
+        payload.setdefault("md", {})[strategy] = checks
+
+
 def write_results(name: str, payload: dict, markdown: str) -> None:
     """benchmarks/results/NAME.json and NAME.md."""
     RESULTS.mkdir(parents=True, exist_ok=True)

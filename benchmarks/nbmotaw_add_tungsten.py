@@ -59,11 +59,11 @@ from benchmarks.common import (
     md_checks,
     md_table,
     published,
+    record_md,
     record_run,
     require,
     strategy_options,
     strategy_table,
-    updated_results,
     write_results,
     write_table,
     xyz,
@@ -247,8 +247,7 @@ def main() -> None:
         md[strategy] = md_checks(
             base, run, strategy, starts, profile["md_ps"], MD_TEMPERATURE, seeds[0], timestep_fs=MD_TIMESTEP_FS
         )
-        with updated_results(name) as recorded:
-            recorded.setdefault("md", {})[strategy] = md[strategy]
+        record_md(name, strategy, md[strategy])
     if part:  # a share of the runs, split across processes: the full call writes the table
         return
     payload = {

@@ -52,11 +52,11 @@ from benchmarks.common import (
     md_checks,
     md_table,
     published,
+    record_md,
     record_run,
     require,
     strategy_options,
     strategy_table,
-    updated_results,
     write_results,
     write_table,
     xyz,
@@ -234,8 +234,7 @@ def main() -> None:
             for s in strategies:
                 if 200 in (args.sizes or sizes) and (run_dir(s, 200, seed) / "report.json").exists():
                     md[s] = molecule_md_checks(base, s, seed, md_ps)
-                    with updated_results(name) as recorded:
-                        recorded.setdefault("md", {})[s] = md[s]
+                    record_md(name, s, md[s])
                 elif s in earlier.get("md", {}):
                     md[s] = earlier["md"][s]
         if part:
