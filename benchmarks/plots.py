@@ -15,7 +15,8 @@ def learning_curves(payload: dict, path: Path) -> None:
     """New-element test force MAE (``test_new``) and old-chemistry force MAE change vs the number of new frames, one
     line per strategy (mean and spread over seeds)."""
     fig, (ax_new, ax_old) = plt.subplots(1, 2, figsize=(10, 4))
-    strategies = sorted({r["strategy"] for r in payload["results"]}, key=lambda s: s != "gated")
+    # gated first, then by name: the same colours in every run (a set iterates in a different order each process)
+    strategies = sorted({r["strategy"] for r in payload["results"]}, key=lambda s: (s != "gated", s))
     for strategy in strategies:
         runs = [r for r in payload["results"] if r["strategy"] == strategy]
         sizes = sorted({r["n"] for r in runs})
@@ -27,8 +28,11 @@ def learning_curves(payload: dict, path: Path) -> None:
         ]
         ax_new.errorbar(sizes, mean, yerr=spread, marker="o", capsize=3, label=strategy)
         ax_old.plot(sizes, forget, marker="o", label=strategy)
+    sizes_run = sorted({r["n"] for r in payload["results"]})
     for ax in (ax_new, ax_old):
         ax.set_xscale("log")
+        ax.set_xticks(sizes_run, [str(n) for n in sizes_run])  # the sizes run, not log-scale minor labels that overlap
+        ax.minorticks_off()
         ax.set_xlabel("new-element training frames")
         ax.legend()
     ax_new.set_ylabel("new-element test force MAE (meV/Å)")
