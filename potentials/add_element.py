@@ -328,13 +328,7 @@ def add_element(
     result = trainer.fit(train_items, new_val_graphs or None)
     if options.strategy == "scratch":
         report["trainable"] = trainable_report(model).to_dict()
-    report["training"] = {
-        "epochs": result.epochs,
-        "steps": result.steps,
-        "best_epoch": result.best_epoch,
-        "stopped_early": result.stopped_early,
-        "config": dataclasses.asdict(cfg),
-    }
+    report["training"] = {**result.summary(), "config": dataclasses.asdict(cfg)}
     adapted_old = _old_predictions(model, old_val_graphs)
     report["adapted"] = {"new": _metrics(model, new_val_graphs), "old": _metrics(model, old_val_graphs, adapted_old)}
     report["forgetting"] = _forgetting(report, base_old, adapted_old)

@@ -119,6 +119,11 @@ def format_report(report: dict) -> str:
         f"trainable: {t['trainable']:,} parameters ({100 * t['fraction_of_base']:.2f}% of the base); "
         f"file: {report['file_bytes'] / 1024:.1f} kB ({100 * report['file_fraction_of_base']:.2f}% of the base)"
     )
+    if report["training"]["rollbacks"]:
+        lines.append(
+            f"divergence guard: the validation loss jumped after epoch(s) {report['training']['rollbacks']}; "
+            "training went back to the best weights at half the learning rate each time"
+        )
     if report["forgetting"]:
         f = report["forgetting"]
         lines.append(

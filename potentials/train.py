@@ -110,10 +110,7 @@ def train_potential(
         "structures": {"train": len(train_graphs), "validation": len(val_graphs)},
         "parameters": sum(p.numel() for p in model.parameters()),
         "training": {
-            "epochs": result.epochs,
-            "steps": result.steps,
-            "best_epoch": result.best_epoch,
-            "stopped_early": result.stopped_early,
+            **result.summary(),
             "wall_time_s": time.perf_counter() - start,
             "config": cfg.__dict__,
         },

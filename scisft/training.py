@@ -10,8 +10,16 @@ batch (so data-parallel training matches one process with the same global batch)
 What it does: AdamW; learning-rate schedule (cosine with warmup, plateau, or constant) stepped per batch (plateau:
 per epoch); gradient clipping; optional EMA of the trainable weights with warm-up, decay min(d, (1+t)/(10+t)) at step t
 (used for validation and the result); early
-stopping on validation loss (the best weights are restored at the end); a JSON-lines metrics log; progress bars on
-a terminal (quiet when stderr is not a terminal or ``CI`` is set); checkpoint/resume.
+stopping on validation loss (the best weights are restored at the end); a divergence guard (below); a JSON-lines
+metrics log; progress bars on a terminal (quiet when stderr is not a terminal or ``CI`` is set); checkpoint/resume.
+
+Divergence guard: Adam takes steps of about the learning rate whatever the gradient's size, so gradient clipping
+does not stop a run at a high learning rate from leaving a good minimum. When an epoch's validation loss is
+non-finite or exceeds ``rollback_factor`` x the best so far, the weights (and EMA) and the optimizer's moments go
+back to the best epoch's and the learning rate is halved for the rest of the run; the epoch's metrics record says
+so (``rolled_back_to``). Seen on NbMoTaW adding W with the gated adapters at lr 4e-2: training loss 0.0125 -> 5.1
+within one epoch, and the validation force RMSE never recovered. A run whose validation loss never jumps is
+bit-identical with and without the guard.
 
 Determinism and resume: batch order depends only on (seed, epoch) and randomness inside a step (dropout) is seeded
 from (seed, step), so a run killed at any point and resumed from its last checkpoint ends with the same weights as
@@ -57,7 +65,8 @@ class TrainConfig:
     """Training options. lr in 1/step units of AdamW; patience in epochs; checkpoint_every in steps (0: per epoch);
     time_limit_s: stop after the epoch in which this much wall time has passed (the best weights are kept);
     device: where training runs ("cpu", "cuda", "cuda:1"; None: where the model is); the model returns to its own
-    device at the end. Under torchrun, "cuda" means each process's LOCAL_RANK GPU."""
+    device at the end. Under torchrun, "cuda" means each process's LOCAL_RANK GPU. rollback_factor: the divergence
+    guard's threshold on validation loss / best validation loss (None: no guard; needs validation data)."""
 
     epochs: int = 100
     batch_size: int = 16
@@ -75,6 +84,7 @@ class TrainConfig:
     max_bad_steps: int = 20
     time_limit_s: float | None = None
     device: str | None = None
+    rollback_factor: float | None = 10.0
 
     def __post_init__(self):
         if self.schedule not in SCHEDULES:
@@ -83,6 +93,8 @@ class TrainConfig:
             raise ConfigError("training: epochs and batch_size must be >= 1 and lr > 0")
         if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
             raise ConfigError(f"training: ema_decay must be in (0, 1), got {self.ema_decay}")
+        if self.rollback_factor is not None and not self.rollback_factor > 1.0:
+            raise ConfigError(f"training: rollback_factor must be > 1 (or None: no guard), got {self.rollback_factor}")
         if self.device is not None:
             try:
                 device = torch.device(self.device)
@@ -117,6 +129,21 @@ class TrainResult:
     skipped_steps: int
     wall_time_s: float
     history: list[dict] = field(default_factory=list)
+
+    @property
+    def rollbacks(self) -> list[int]:
+        """The epochs after which the divergence guard went back to the best weights."""
+        return [h["epoch"] for h in self.history if "rolled_back_to" in h]
+
+    def summary(self) -> dict:
+        """The numbers a report shows: epochs, steps, best epoch, early stop, rollbacks."""
+        return {
+            "epochs": self.epochs,
+            "steps": self.steps,
+            "best_epoch": self.best_epoch,
+            "stopped_early": self.stopped_early,
+            "rollbacks": self.rollbacks,
+        }
 
 
 @contextlib.contextmanager
@@ -245,7 +272,7 @@ class Trainer:
     def _snapshot(self) -> dict[str, torch.Tensor]:
         return {k: self.params[k].detach().clone() for k in self.names}
 
-    def _save(self, state: dict, scheduler, ema: dict | None, best: dict) -> None:
+    def _save(self, state: dict, scheduler, ema: dict | None, best: dict, best_moments: dict) -> None:
         if self.out_dir is None or not distributed.is_main():
             return
         tensors = {f"param.{k}": self.params[k].detach().cpu().contiguous() for k in self.names}
@@ -253,18 +280,15 @@ class Trainer:
         if ema is not None:
             tensors.update({f"ema.{k}": v.cpu().contiguous() for k, v in ema.items()})
         opt = self.optimizer.state_dict()
-        scalars: dict[str, dict] = {}
-        for idx, entry in opt["state"].items():
-            for key, value in entry.items():
-                if torch.is_tensor(value):
-                    tensors[f"optim.{idx}.{key}"] = value.detach().cpu().contiguous()
-                else:
-                    scalars.setdefault(str(idx), {})[key] = value
         meta = {
             **state,
             "names": self.names,
             "config": dataclasses.asdict(self.config),
-            "optimizer": {"scalars": scalars, "param_groups": opt["param_groups"]},
+            "optimizer": {
+                "scalars": _flatten_moments(opt["state"], "optim", tensors),
+                "param_groups": opt["param_groups"],
+            },
+            "best_optimizer_scalars": _flatten_moments(best_moments, "best_optim", tensors),
             "scheduler": scheduler.state_dict(),
         }
         with atomic_path(self.out_dir / CHECKPOINT_FILE) as tmp:
@@ -272,7 +296,7 @@ class Trainer:
         lines = "".join(json.dumps(r) + "\n" for r in state["history"])
         write_text(self.out_dir / METRICS_FILE, lines)
 
-    def _load(self, path: Path, scheduler, ema: dict | None, best: dict) -> dict:
+    def _load(self, path: Path, scheduler, ema: dict | None, best: dict, best_moments: dict) -> dict:
         tensors, meta = read_tensors(path)
         try:
             saved = json.loads(meta["scisft_train_state"])
@@ -295,16 +319,31 @@ class Trainer:
                 best[k] = tensors[f"best.{k}"].to(self.params[k])
                 if ema is not None:
                     ema[k] = tensors[f"ema.{k}"].to(self.params[k])
-        opt_state: dict[int, dict] = {}
-        for key, value in tensors.items():
-            if key.startswith("optim."):
-                _, idx, name = key.split(".", 2)
-                opt_state.setdefault(int(idx), {})[name] = value
-        for idx, entry in saved["optimizer"]["scalars"].items():
-            opt_state.setdefault(int(idx), {}).update(entry)
+        opt_state = _gather_moments(tensors, "optim", saved["optimizer"]["scalars"])
         self.optimizer.load_state_dict({"state": opt_state, "param_groups": saved["optimizer"]["param_groups"]})
+        best_moments.clear()
+        best_moments.update(_gather_moments(tensors, "best_optim", saved.get("best_optimizer_scalars", {})))
         scheduler.load_state_dict(saved["scheduler"])
         return {k: saved[k] for k in _STATE_KEYS}
+
+    # -- divergence guard -------------------------------------------------------------------------------------
+    def _moments(self) -> dict[int, dict]:
+        """A copy of the optimizer's per-parameter state (Adam's moments and step counts)."""
+        return _copy_moments(self.optimizer.state_dict()["state"])
+
+    def _roll_back(self, best: dict, best_moments: dict, ema: dict | None, scheduler) -> None:
+        """Back to the best epoch's weights and optimizer moments, at half the learning rate from now on."""
+        with torch.no_grad():
+            for k in self.names:
+                self.params[k].copy_(best[k])
+                if ema is not None:
+                    ema[k].copy_(best[k])
+        groups = self.optimizer.state_dict()["param_groups"]
+        self.optimizer.load_state_dict({"state": _copy_moments(best_moments), "param_groups": groups})
+        for group in self.optimizer.param_groups:
+            group["lr"] *= 0.5
+        if isinstance(scheduler, torch.optim.lr_scheduler.LambdaLR):
+            scheduler.base_lrs = [lr * 0.5 for lr in scheduler.base_lrs]
 
     # -- the loop ---------------------------------------------------------------------------------------------
     def fit(self, train_data: Sequence, val_data: Sequence | None = None, resume: bool = True) -> TrainResult:
@@ -328,6 +367,7 @@ class Trainer:
         scheduler = self._scheduler(cfg.epochs * steps_per_epoch)
         ema = self._snapshot() if cfg.ema_decay else None
         best = self._snapshot()
+        best_moments = self._moments()
         state = {
             "epoch": 0,
             "batch": 0,
@@ -343,7 +383,7 @@ class Trainer:
         }
         ckpt = self.out_dir / CHECKPOINT_FILE if self.out_dir is not None else None
         if resume and ckpt is not None and ckpt.exists():
-            state = self._load(ckpt, scheduler, ema, best)
+            state = self._load(ckpt, scheduler, ema, best, best_moments)
         net = self.model
         if world > 1:
             net = torch.nn.parallel.DistributedDataParallel(self.model, find_unused_parameters=True)
@@ -394,7 +434,7 @@ class Trainer:
                 bar.update(1)
                 bar.set_postfix(loss=f"{float(loss.detach()):.4g}")
                 if cfg.checkpoint_every and state["step"] % cfg.checkpoint_every == 0:
-                    self._save(state, scheduler, ema, best)
+                    self._save(state, scheduler, ema, best, best_moments)
             bar.close()
             record = {
                 "epoch": epoch,
@@ -413,7 +453,11 @@ class Trainer:
                     state.update(best_val=val["loss"], best_epoch=epoch, bad_epochs=0)
                     best = dict(ema) if ema is not None else self._snapshot()
                     best = {k: v.clone() for k, v in best.items()}
+                    best_moments = self._moments()
                 else:
+                    if cfg.rollback_factor is not None and not val["loss"] <= cfg.rollback_factor * state["best_val"]:
+                        self._roll_back(best, best_moments, ema, scheduler)
+                        record["rolled_back_to"] = state["best_epoch"]
                     state["bad_epochs"] += 1
                     if cfg.patience is not None and state["bad_epochs"] >= cfg.patience:
                         state["stopped_early"] = True
@@ -424,7 +468,7 @@ class Trainer:
             state.update(epoch=epoch + 1, batch=0, loss_sum=0.0, loss_count=0)
             if cfg.time_limit_s is not None and time.perf_counter() - start_time > cfg.time_limit_s:
                 state["stopped_early"] = True
-            self._save(state, scheduler, ema, best)
+            self._save(state, scheduler, ema, best, best_moments)
         with torch.no_grad():
             for k in self.names:
                 self.params[k].copy_(best[k])
@@ -455,6 +499,37 @@ _STATE_KEYS = (
     "loss_count",
     "history",
 )
+
+
+def _copy_moments(moments: dict) -> dict:
+    """A deep copy of optimizer state (load_state_dict would otherwise share its tensors)."""
+    return {
+        idx: {k: v.clone() if torch.is_tensor(v) else v for k, v in entry.items()} for idx, entry in moments.items()
+    }
+
+
+def _flatten_moments(moments: dict, prefix: str, tensors: dict[str, torch.Tensor]) -> dict[str, dict]:
+    """Put optimizer state's tensors into ``tensors`` as ``prefix.idx.key``; return its scalars (JSON-ready)."""
+    scalars: dict[str, dict] = {}
+    for idx, entry in moments.items():
+        for key, value in entry.items():
+            if torch.is_tensor(value):
+                tensors[f"{prefix}.{idx}.{key}"] = value.detach().cpu().contiguous()
+            else:
+                scalars.setdefault(str(idx), {})[key] = value
+    return scalars
+
+
+def _gather_moments(tensors: dict[str, torch.Tensor], prefix: str, scalars: dict[str, dict]) -> dict[int, dict]:
+    """The inverse of ``_flatten_moments``."""
+    moments: dict[int, dict] = {}
+    for key, value in tensors.items():
+        if key.startswith(prefix + "."):
+            _, idx, name = key.split(".", 2)
+            moments.setdefault(int(idx), {})[name] = value
+    for idx, entry in scalars.items():
+        moments.setdefault(int(idx), {}).update(entry)
+    return moments
 
 
 class _weights:

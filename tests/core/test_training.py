@@ -160,3 +160,81 @@ def test_training_on_a_gpu_matches_the_cpu_and_the_model_comes_back():
         assert model.weight.device.type == "cpu"
         weights[device] = model.weight.detach().clone()
     torch.testing.assert_close(weights["cuda"], weights["cpu"], atol=1e-10, rtol=1e-10)
+
+
+class OneBadEpoch(list):
+    """Training items whose targets are shifted by 30 in one epoch: a stand-in for a step that leaves the minimum."""
+
+    def __init__(self, items, bad_epoch):
+        super().__init__(items)
+        self.bad_epoch, self.epoch = bad_epoch, 0
+
+    def set_epoch(self, epoch):
+        self.epoch = epoch
+
+    def __getitem__(self, i):
+        x, y = super().__getitem__(i)
+        return (x, y + 30.0) if self.epoch == self.bad_epoch else (x, y)
+
+
+def fit_linear(train, factor, schedule="constant", epochs=8):
+    torch.manual_seed(0)
+    model = nn.Linear(2, 1)
+    cfg = TrainConfig(epochs=epochs, batch_size=4, lr=0.1, schedule=schedule, rollback_factor=factor, progress=False)
+    return model, Trainer(model, loss_fn, cfg, collate=list).fit(train, regression()[30:])
+
+
+def test_divergence_guard_goes_back_to_the_best_weights_at_half_the_lr():
+    data = regression()[:30]
+    _, guarded = fit_linear(OneBadEpoch(data, bad_epoch=5), factor=10.0)
+    _, unguarded = fit_linear(OneBadEpoch(data, bad_epoch=5), factor=None)
+    h, u = guarded.history, unguarded.history
+    best = min(range(5), key=lambda e: h[e]["val_loss"])
+    assert h[5]["val_loss"] > 10 * h[best]["val_loss"], "the bad epoch must make the loss jump"
+    assert guarded.rollbacks == [5] and h[5]["rolled_back_to"] == best and unguarded.rollbacks == []
+    assert h[6]["lr"] == pytest.approx(h[5]["lr"] / 2)
+    # epoch 6 starts from the best epoch's weights: its loss is near the best, the unguarded run's still far off
+    assert h[6]["val_loss"] < 2 * h[best]["val_loss"] < u[6]["val_loss"] / 10
+
+
+def test_divergence_guard_leaves_a_run_without_jumps_bit_identical():
+    data = regression()[:30]
+    a, ra = fit_linear(data, factor=10.0, schedule="cosine")
+    b, rb = fit_linear(data, factor=None, schedule="cosine")
+    assert ra.rollbacks == [] and torch.equal(a.weight, b.weight) and torch.equal(a.bias, b.bias)
+    with pytest.raises(ConfigError, match="rollback_factor must be > 1"):
+        TrainConfig(rollback_factor=0.5)
+
+
+class Crash(Exception):
+    pass
+
+
+@pytest.mark.parametrize("crash_at_item", [170, 200])  # 30 items per epoch: before and after epoch 5's rollback
+def test_a_run_stopped_around_a_rollback_resumes_to_the_same_weights(tmp_path, crash_at_item):
+    items = regression()[:30]
+
+    class CrashingData(OneBadEpoch):
+        fetched = 0
+
+        def __getitem__(self, i):
+            CrashingData.fetched += 1
+            if CrashingData.fetched == crash_at_item:
+                raise Crash
+            return super().__getitem__(i)
+
+    cfg = TrainConfig(
+        epochs=8, batch_size=4, lr=0.1, schedule="constant", ema_decay=0.5, checkpoint_every=3, progress=False
+    )
+    weights = {}
+    for name, data in [("whole", OneBadEpoch(items, 5)), ("resumed", CrashingData(items, 5))]:
+        torch.manual_seed(0)
+        model = nn.Linear(2, 1)
+        if name == "resumed":
+            with pytest.raises(Crash):
+                Trainer(model, loss_fn, cfg, tmp_path / name, collate=list).fit(data, regression()[30:])
+        result = Trainer(model, loss_fn, cfg, tmp_path / name, collate=list).fit(data, regression()[30:])
+        assert result.rollbacks == [5]
+        weights[name] = (model.weight.detach().clone(), model.bias.detach().clone())
+    for a, b in zip(weights["whole"], weights["resumed"]):
+        assert torch.equal(a, b)
