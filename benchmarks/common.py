@@ -299,7 +299,8 @@ def write_table(name: str, markdown: str) -> None:
 def strategy_table(results: list[dict], sizes, element: str, old: str) -> str:
     """Markdown table of add-element result entries: one row per (N, strategy) that has run, with means ± spread
     over its seeds of the ``element`` test errors (stress too where the entries have it) and the mean change of the
-    ``old``-chemistry force MAE (forgetting)."""
+    ``old``-chemistry force MAE (forgetting); below it, the runs in which the trainer's divergence guard rolled back
+    (runs recorded before the guard existed have no such record)."""
     with_stress = any("stress_mae_gpa" in r["test_new"] for r in results)
     rows = []
     for n in sizes:
@@ -338,7 +339,13 @@ def strategy_table(results: list[dict], sizes, element: str, old: str) -> str:
         "file size",
         "min (CPU x threads)",
     ]
-    return markdown_table(header, rows)
+    rolled = [
+        f"{r['strategy']} N = {r['n']} seed {r['seed']} (after epoch {', '.join(map(str, epochs))})"
+        for r in results
+        if (epochs := r["report"].get("training", {}).get("rollbacks"))
+    ]
+    note = f"\n\nThe divergence guard rolled back in: {'; '.join(rolled)}." if rolled else ""
+    return markdown_table(header, rows) + note
 
 
 def markdown_table(header: list[str], rows: list[list]) -> str:

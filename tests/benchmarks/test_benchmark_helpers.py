@@ -136,6 +136,11 @@ def test_table_of_recorded_runs_averages_over_seeds_and_skips_what_has_not_run(t
     table = strategy_table(payload["results"], [50], "W", "Mo/Nb/Ta").splitlines()
     assert "W test stress MAE GPa" in table[0] and "Mo/Nb/Ta F MAE change" in table[0]
     assert table[2].split(" | ")[:6] == ["| 50", "gated", "2", "98.0 ± 2.0", "2.00 ± 0.00", "0.250"]
+    assert "rolled back" not in "\n".join(table)
+    payload["results"][1]["report"]["training"] = {"rollbacks": [4, 9]}  # the divergence guard acted in this run
+    assert strategy_table(payload["results"], [50], "W", "Mo/Nb/Ta").endswith(
+        "The divergence guard rolled back in: gated N = 50 seed 1 (after epoch 4, 9)."
+    )
 
 
 def test_base_potential_copies_the_shipped_model_and_trains_only_without_one(tmp_path, monkeypatch):
