@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from scisft.files import atomic_path, write_json
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SCISFT_SHARED_DATA", ROOT.parent / "shared" / "data"))
 RESULTS = ROOT / "benchmarks" / "results"
@@ -63,14 +65,28 @@ def require(path: Path) -> Path:
     return path
 
 
+@contextlib.contextmanager
+def folder_lock(folder: Path):
+    """Hold an exclusive lock on ``folder`` (made if missing) for the block: serialises the benchmark processes
+    that run side by side, one per core, where they would make or change the same file in it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    handle = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(handle)
+
+
 def xyz(path: Path, structures) -> Path:
     """``path``, an extxyz file of ``structures`` (ASE Atoms), written unless it exists: a benchmark's data split,
     made once per work folder."""
     from ase.io import write
 
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write(path, structures, format="extxyz")
+    with folder_lock(path.parent):  # processes side by side on a fresh machine all write the splits first
+        if not path.exists():
+            with atomic_path(path) as partial:
+                write(partial, structures, format="extxyz")
     return path
 
 
@@ -83,10 +99,11 @@ def base_potential(out: Path, shipped: str | None, data: Path, validation: Path,
     from scisft.potentials.train import train_potential
 
     source = ROOT / "models" / str(shipped)
-    if shipped and (source / "config.json").exists() and not (out / "config.json").exists():
-        shutil.copytree(source, out, ignore=shutil.ignore_patterns("*.md", "*.yaml"))
-    if not (out / "config.json").exists():
-        train_potential([data], out, validation=[validation], options={"model": model, "training": training})
+    with folder_lock(out.parent):  # the first of several processes started side by side makes it, the rest wait
+        if shipped and (source / "config.json").exists() and not (out / "config.json").exists():
+            shutil.copytree(source, out, ignore=shutil.ignore_patterns("*.md", "*.yaml"))
+        if not (out / "config.json").exists():
+            train_potential([data], out, validation=[validation], options={"model": model, "training": training})
     return out
 
 
@@ -252,18 +269,10 @@ def add_element_result(earlier: dict, base: Path, out: Path, key: tuple[str, int
 def updated_results(name: str):
     """benchmarks/results/NAME.json as a dict (``{}`` when absent) to change in place; written back (whole, by
     rename) on leaving. A lock on the results folder serialises the processes that record runs side by side."""
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    folder = os.open(RESULTS, os.O_RDONLY)
-    try:
-        fcntl.flock(folder, fcntl.LOCK_EX)
+    with folder_lock(RESULTS):
         payload = published(name)
         yield payload
-        path = RESULTS / f"{name}.json"
-        partial = path.with_suffix(".json.part")
-        partial.write_text(json.dumps(payload, indent=2) + "\n")
-        partial.replace(path)
-    finally:
-        os.close(folder)
+        write_json(RESULTS / f"{name}.json", payload)
 
 
 def record_run(name: str, entry: dict) -> None:

@@ -165,6 +165,44 @@ def test_base_potential_copies_the_shipped_model_and_trains_only_without_one(tmp
     ]
 
 
+def test_processes_started_side_by_side_make_the_base_and_data_once(tmp_path, monkeypatch):
+    import shutil
+    import threading
+    import time
+
+    from ase import Atoms
+
+    from benchmarks import common
+
+    real_copytree, copies = shutil.copytree, []
+
+    def slow_copytree(*args, **kwargs):  # widens the window in which a second process finds no base yet
+        copies.append(args[1])
+        time.sleep(0.3)
+        return real_copytree(*args, **kwargs)
+
+    monkeypatch.setattr(shutil, "copytree", slow_copytree)
+    frames = [Atoms("H2", positions=[[0, 0, 0], [0, 0, 0.74]]) for _ in range(3)]
+    errors, start = [], threading.Barrier(2)
+
+    def benchmark_process():
+        try:
+            start.wait()
+            common.xyz(tmp_path / "data" / "split.xyz", frames)
+            common.base_potential(tmp_path / "base", "chn-rmd17", tmp_path / "d.xyz", tmp_path / "v.xyz", {}, {})
+        except Exception as error:  # noqa: BLE001 -- a thread's exception must reach the test
+            errors.append(error)
+
+    threads = [threading.Thread(target=benchmark_process) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and copies == [tmp_path / "base"]
+    assert (tmp_path / "base" / "config.json").exists()
+    assert [p.name for p in (tmp_path / "data").iterdir()] == ["split.xyz"]  # no partial file left behind
+
+
 def test_md_checks_run_each_start_once_and_read_the_cache_after(tmp_path, monkeypatch):
     import scisft.potentials.md
 
