@@ -20,9 +20,10 @@ rMD17 benchmark's 10 ps would take 2 h per model here.
         [--sizes 200] [--recorded]
 
 ``--strategies`` / ``--seeds`` / ``--sizes`` run a share of the runs (to split them across processes, one per
-core) and write no table; the call without them reuses those runs and writes it. ``--recorded`` trains nothing:
-it writes the table and learning curves of the runs recorded so far and leaves the JSON as it is, while a profile
-is still being filled in.
+core) and write no table; the call without them reuses those runs and writes it. N = 800 runs the first seed
+only unless both ``--seeds`` and ``--sizes`` are given, which run exactly the seeds and sizes named.
+``--recorded`` trains nothing: it writes the table and learning curves of the runs recorded so far and leaves the
+JSON as it is, while a profile is still being filled in.
 
 The full profile's base is the committed models/monbta-nbmotaw (trained by this script; its card), copied into
 the work folder; without it the script trains one.
@@ -192,7 +193,7 @@ def main() -> None:
             strategy in (args.strategies or STRATEGIES)
             and seed in (args.seeds or seeds)
             and n in (args.sizes or sizes)
-            and (n <= 200 or seed == seeds[0])
+            and (n <= 200 or seed == seeds[0] or bool(args.seeds and args.sizes))  # both named: exactly those
         )
 
     results = []
