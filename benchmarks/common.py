@@ -294,8 +294,7 @@ def record_md(name: str, strategy: str, checks: dict) -> None:
 
 def write_results(name: str, payload: dict, markdown: str) -> None:
     """benchmarks/results/NAME.json and NAME.md."""
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=2) + "\n")
+    write_json(RESULTS / f"{name}.json", payload)
     write_table(name, markdown)
 
 
