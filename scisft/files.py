@@ -3,7 +3,8 @@
 A reader sees either the old file or the whole new one, never half of it, even if the process is killed
 mid-write (rename is atomic on POSIX and on Windows' NTFS via ``os.replace``). A process killed mid-write leaves
 its temporary file (``.NAME.*.tmp``) behind; the next write of the same target removes it. Two processes writing
-the same file at the same time are not supported.
+the same file at the same time are not supported. The file gets the mode a plain ``open`` would give it (0666 less
+the umask), not ``mkstemp``'s private 0600.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         stale.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes it 0600; the user gets what their umask says
     try:
         yield Path(tmp)
         with open(tmp, "rb+") as handle:
@@ -34,6 +36,13 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def current_umask() -> int:
+    """The process's file-mode creation mask (read by setting it and setting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:
