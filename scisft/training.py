@@ -11,7 +11,9 @@ What it does: AdamW; learning-rate schedule (cosine with warmup, plateau, or con
 per epoch); gradient clipping; optional EMA of the trainable weights with warm-up, decay min(d, (1+t)/(10+t)) at step t
 (used for validation and the result); early
 stopping on validation loss (the best weights are restored at the end); a divergence guard (below); a JSON-lines
-metrics log; progress bars on a terminal (quiet when stderr is not a terminal or ``CI`` is set); checkpoint/resume.
+metrics log; a line per epoch on stderr (losses, the best epoch, time spent and an estimate of the time left;
+``progress=False`` silences it) and progress bars on a terminal (quiet when stderr is not a terminal or ``CI`` is
+set); checkpoint/resume (wall time in the metrics log and the result counts every session of a resumed run).
 
 Divergence guard: Adam takes steps of about the learning rate whatever the gradient's size, so gradient clipping
 does not stop a run at a high learning rate from leaving a good minimum. When an epoch's validation loss is
@@ -66,7 +68,8 @@ class TrainConfig:
     time_limit_s: stop after the epoch in which this much wall time has passed (the best weights are kept);
     device: where training runs ("cpu", "cuda", "cuda:1"; None: where the model is); the model returns to its own
     device at the end. Under torchrun, "cuda" means each process's LOCAL_RANK GPU. rollback_factor: the divergence
-    guard's threshold on validation loss / best validation loss (None: no guard; needs validation data)."""
+    guard's threshold on validation loss / best validation loss (None: no guard; needs validation data).
+    progress: None shows a line per epoch and, on a terminal, a progress bar; False shows nothing; True both."""
 
     epochs: int = 100
     batch_size: int = 16
@@ -119,7 +122,8 @@ class TrainConfig:
 
 @dataclass
 class TrainResult:
-    """What a fit did: epochs and steps run, best validation loss and its epoch, the per-epoch history."""
+    """What a fit did: epochs and steps run, best validation loss and its epoch, the per-epoch history.
+    wall_time_s counts every session of a resumed run; resumed_after_s is the part spent before this session."""
 
     epochs: int
     steps: int
@@ -129,6 +133,7 @@ class TrainResult:
     skipped_steps: int
     wall_time_s: float
     history: list[dict] = field(default_factory=list)
+    resumed_after_s: float = 0.0
 
     @property
     def rollbacks(self) -> list[int]:
@@ -143,6 +148,8 @@ class TrainResult:
             "best_epoch": self.best_epoch,
             "stopped_early": self.stopped_early,
             "rollbacks": self.rollbacks,
+            "wall_time_s": self.wall_time_s,
+            "resumed_after_s": self.resumed_after_s,
         }
 
 
@@ -224,6 +231,29 @@ def _show_progress(setting: bool | None) -> bool:
     if setting is not None:
         return setting
     return sys.stderr.isatty() and not os.environ.get("CI")
+
+
+def _duration(seconds: float) -> str:
+    """'42s', '3m05s' or '1h02m'."""
+    seconds = max(int(round(seconds)), 0)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def epoch_line(record: dict, epochs: int, best_epoch: int, seconds_per_epoch: float) -> str:
+    """One line for an epoch's record: epoch, train loss, validation metrics, best epoch, time spent and left."""
+    parts = [f"epoch {record['epoch'] + 1}/{epochs}", f"train loss {record['train_loss']:.4g}"]
+    parts += [f"{k} {v:.4g}" for k, v in record.items() if k.startswith("val_")]
+    if best_epoch >= 0:
+        parts.append(f"best epoch {best_epoch + 1}")
+    if "rolled_back_to" in record:
+        parts.append(f"diverged: back to epoch {record['rolled_back_to'] + 1} at half the lr")
+    left = (epochs - record["epoch"] - 1) * seconds_per_epoch
+    parts.append(f"{_duration(record['time_s'])} so far, at most ~{_duration(left)} left")
+    return "  ".join(parts)
 
 
 class Trainer:
@@ -384,10 +414,13 @@ class Trainer:
         ckpt = self.out_dir / CHECKPOINT_FILE if self.out_dir is not None else None
         if resume and ckpt is not None and ckpt.exists():
             state = self._load(ckpt, scheduler, ema, best, best_moments)
+        earlier_s = state["history"][-1]["time_s"] if state["history"] else 0.0  # sessions before this one
+        first_epoch = state["epoch"]
         net = self.model
         if world > 1:
             net = torch.nn.parallel.DistributedDataParallel(self.model, find_unused_parameters=True)
         show = _show_progress(cfg.progress) and rank == 0
+        lines = cfg.progress is not False and rank == 0
         bad_in_a_row = 0
         while state["epoch"] < cfg.epochs and not state["stopped_early"]:
             epoch = state["epoch"]
@@ -441,7 +474,7 @@ class Trainer:
                 "step": state["step"],
                 "lr": self.optimizer.param_groups[0]["lr"],
                 "train_loss": state["loss_sum"] / max(state["loss_count"], 1),
-                "time_s": time.perf_counter() - start_time,
+                "time_s": earlier_s + time.perf_counter() - start_time,
             }
             if val_data is not None and len(val_data):
                 with _weights(self.params, ema):
@@ -466,6 +499,9 @@ class Trainer:
                 state["best_epoch"] = epoch
             state["history"].append(record)
             state.update(epoch=epoch + 1, batch=0, loss_sum=0.0, loss_count=0)
+            if lines:
+                per_epoch = (time.perf_counter() - start_time) / (epoch + 1 - first_epoch)
+                print(epoch_line(record, cfg.epochs, state["best_epoch"], per_epoch), file=sys.stderr, flush=True)
             if cfg.time_limit_s is not None and time.perf_counter() - start_time > cfg.time_limit_s:
                 state["stopped_early"] = True
             self._save(state, scheduler, ema, best, best_moments)
@@ -481,8 +517,9 @@ class Trainer:
             best_epoch=state["best_epoch"],
             stopped_early=state["stopped_early"],
             skipped_steps=state["skipped"],
-            wall_time_s=time.perf_counter() - start_time,
+            wall_time_s=earlier_s + time.perf_counter() - start_time,
             history=state["history"],
+            resumed_after_s=earlier_s,
         )
 
 

@@ -238,3 +238,35 @@ def test_a_run_stopped_around_a_rollback_resumes_to_the_same_weights(tmp_path, c
         weights[name] = (model.weight.detach().clone(), model.bias.detach().clone())
     for a, b in zip(weights["whole"], weights["resumed"]):
         assert torch.equal(a, b)
+
+
+def test_a_line_per_epoch_and_time_counted_across_a_resume(tmp_path, capsys):
+    """Each epoch prints its losses and the time left; a resumed run's time includes the earlier session's."""
+    data = regression()
+    cfg = TrainConfig(epochs=4, batch_size=8, lr=0.05, schedule="constant")
+    calls = {"n": 0}
+
+    def interrupted(net, batch):  # a kill in the second epoch (4 steps and 2 validation batches per epoch)
+        calls["n"] += 1
+        if calls["n"] == 8:
+            raise KeyboardInterrupt
+        return loss_fn(net, batch)
+
+    torch.manual_seed(0)
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(nn.Linear(2, 1), interrupted, cfg, tmp_path).fit(data[:30], data[30:])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("epoch 1/4  train loss") and "val_mae" in lines[0]
+    assert "left" in lines[0]
+    history = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    first_session = history[0]["time_s"]
+    torch.manual_seed(0)
+    result = Trainer(nn.Linear(2, 1), loss_fn, cfg, tmp_path).fit(data[:30], data[30:])
+    assert [line.split()[1] for line in capsys.readouterr().err.splitlines()] == ["2/4", "3/4", "4/4"]
+    assert result.resumed_after_s == pytest.approx(first_session)
+    assert result.wall_time_s > first_session
+    history = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert all(b["time_s"] >= a["time_s"] for a, b in zip(history, history[1:]))
+    cfg_quiet = TrainConfig(epochs=2, batch_size=8, lr=0.05, progress=False)
+    Trainer(nn.Linear(2, 1), loss_fn, cfg_quiet).fit(data[:30], data[30:])
+    assert capsys.readouterr().err == ""
