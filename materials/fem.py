@@ -4,18 +4,34 @@ psi(F) and differentiates it with torch.func), and a uniaxial check through it.
 torch-fem needs a compressible law: the volumetric term kappa/2 (J - 1)^2 of ``FreeEnergy`` (``bulk_modulus``,
 default 1000 MPa for rubber-like solids, i.e. nearly incompressible) carries the pressure there, where the
 incompressible load-case driver used a Lagrange multiplier instead.
+
+torch-fem is an optional dependency (it pulls VTK, about 570 MB installed): ``pip install "scisft[fem]"``.
 """
 
 from __future__ import annotations
 
 import torch
 
+from scisft.errors import ConfigError
 from scisft.materials.free_energy import FreeEnergy, check_temperature
+
+
+def _torchfem():
+    """The torchfem package, or a clear error saying how to install it."""
+    try:
+        import torchfem
+        import torchfem.materials
+        import torchfem.mesh
+    except ImportError:
+        raise ConfigError(
+            "the finite-element bridge needs torch-fem, an optional dependency: pip install \"scisft[fem]\""
+        ) from None
+    return torchfem
 
 
 def torchfem_material(energy: FreeEnergy, temperature_k: float):
     """A ``torchfem.materials.Hyperelastic3D`` whose energy is ``energy`` at a fixed temperature (K)."""
-    from torchfem.materials import Hyperelastic3D
+    Hyperelastic3D = _torchfem().materials.Hyperelastic3D
 
     T = torch.tensor(float(temperature_k), dtype=torch.float64)
     check_temperature(T, energy.config.t_range_k)
@@ -29,8 +45,8 @@ def torchfem_material(energy: FreeEnergy, temperature_k: float):
 def uniaxial_block(energy: FreeEnergy, temperature_k: float, stretch: float, cells: int = 2, steps: int = 5) -> float:
     """Stretch a unit cube of ``cells``^3 hexahedra along x (symmetry planes x=0, y=0, z=0; other faces free) with
     torch-fem; return the nominal stress P11 (MPa) from the reaction force on the face x = 1 (reference area 1)."""
-    from torchfem import Solid
-    from torchfem.mesh import cube_hexa
+    torchfem = _torchfem()
+    Solid, cube_hexa = torchfem.Solid, torchfem.mesh.cube_hexa
 
     previous = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)  # torch-fem builds its helper tensors in the default dtype

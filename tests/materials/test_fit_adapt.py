@@ -223,3 +223,14 @@ def test_steel_fit_and_adapt_to_1200C_from_one_strain_rate():
     )[0]["relative_error_pct"]
     jc_error = score(new, JohnsonCook().fit(base).predict(new), ["temperature_K"])[0]["relative_error_pct"]
     assert nn_error < jc_error
+
+
+def test_without_torch_fem_the_bridge_says_how_to_install_it(monkeypatch):
+    import sys
+
+    from scisft.errors import ConfigError
+    from scisft.materials.fem import torchfem_material
+
+    monkeypatch.setitem(sys.modules, "torchfem", None)  # as if torch-fem were not installed
+    with pytest.raises(ConfigError, match=r"pip install \"scisft\[fem\]\""):
+        torchfem_material(None, 293.15)
