@@ -39,48 +39,18 @@ from scisft.checkpoint import read_tensors, save_adapter
 from scisft.errors import ConfigError, DataError
 from scisft.files import atomic_path, write_json
 from scisft.forgetting import OnlineEWC, ReplayMix, fisher_diagonal
+from scisft.models import resolve
 from scisft.plan import Plan, Rule, trainable_report
 from scisft.potentials.data import collate, fit_e0, load_structures, split, to_graphs
 from scisft.potentials.elements import atomic_number
 from scisft.potentials.model import Potential
 from scisft.potentials.objective import LossWeights, error_metrics, potential_loss, predict
+from scisft.potentials.options import AddElementOptions
 from scisft.potentials.store import MODEL_FILE, load, save_potential
+from scisft.potentials.units import check_distances, check_force_scale
 from scisft.training import TrainConfig, Trainer, seed_everything, torch_threads
 
-STRATEGIES = ("gated", "lora", "full", "scratch")
 FISHER_FILE = "fisher.safetensors"
-UNIT_RATIO_LIMIT = 8.0  # force RMS of new vs base data beyond this ratio: almost surely other units (kcal/mol: 23x)
-
-
-@dataclasses.dataclass
-class AddElementOptions:
-    """How to add the element. rank: adapter rank; ewc: EWC strength (lora/full); replay_ratio: old items replayed
-    per new item (lora/full; 0 uses the replay data for the EWC Fisher only)."""
-
-    strategy: str = "gated"
-    rank: int = 2
-    radial_rank: int = 3  # 3 keeps the adapter file under 5% of a 64-channel base's (4: 5.4%)
-    node_layers: tuple[str, ...] = ("linear_out", "self_connection")
-    radial_layers: tuple[str, ...] = ("radial.4",)
-    node_gate: str = "near"
-    edge_gate: str = "near"
-    ewc: float = 0.0
-    ewc_decay: float = 1.0
-    replay_ratio: float = 0.5
-    init_from: str | None = None
-    validation_fraction: float = 0.1
-    training: dict = dataclasses.field(default_factory=dict)
-    loss: dict = dataclasses.field(default_factory=dict)
-
-    def __post_init__(self):
-        if self.strategy not in STRATEGIES:
-            raise ConfigError(f"strategy {self.strategy!r} unknown; choose one of {STRATEGIES}")
-        if self.rank < 1 or self.radial_rank < 1:
-            raise ConfigError("adapter ranks must be >= 1")
-        if self.node_gate not in ("atoms", "near"):
-            raise ConfigError(f"node_gate must be 'atoms' or 'near', got {self.node_gate!r}")
-        if self.edge_gate not in ("touch", "near"):
-            raise ConfigError(f"edge_gate must be 'touch' or 'near', got {self.edge_gate!r}")
 
 
 DEFAULT_TRAINING = {"epochs": 60, "batch_size": 8, "patience": 20, "warmup_steps": 10, "ema_decay": 0.99}
@@ -138,19 +108,6 @@ def check_known(model: Potential, symbol: str, structures: Sequence[Atoms]) -> N
             )
 
 
-def check_units(model: Potential, structures: Sequence[Atoms]) -> None:
-    """Refuse new data whose force scale is far from the base training data's (almost surely other units)."""
-    forces = np.concatenate([a.get_forces().ravel() for a in structures])
-    rms = float(np.sqrt(np.mean(forces**2)))
-    base = float(model.config.scale)
-    if base > 0 and rms > 0 and not 1 / UNIT_RATIO_LIMIT < rms / base < UNIT_RATIO_LIMIT:
-        raise DataError(
-            f"force RMS of the new data is {rms:.3g} eV/A but {base:.3g} eV/A in the base model's training data",
-            field="forces",
-            fix="convert the new data to eV and Angstrom (kcal/mol is 23x, Hartree 27x eV)",
-        )
-
-
 def zero_shot_e0(model: Potential, symbol: str, graphs, structures: Sequence[Atoms]) -> float:
     """E0 of the new element by least squares on the energy the model (with E0 = 0) leaves unexplained."""
     predicted = np.array(predict(model, graphs, stress=False)["energy"])
@@ -174,8 +131,8 @@ def check_unknown(model: Potential, symbol: str) -> None:
     """Refuse an element the model already has, and say what to do instead."""
     if symbol in model.elements:
         raise ConfigError(
-            f"the model already knows {symbol}; to improve it, fine-tune instead: "
-            f"`scisft potentials train` on the combined data, or add-element with --strategy full"
+            f"the model already knows {symbol}; to improve it, fine-tune every weight instead: "
+            f"`scisft potentials train --base MODEL --data ...` (with old data among --data to keep the old chemistry)"
         )
 
 
@@ -257,7 +214,9 @@ def add_element(
     structures = load_structures(data)
     require_element(element, structures, "training data")
     check_known(model, element, structures)
-    check_units(model, structures)
+    if options.check_units:
+        check_force_scale(structures, float(model.config.scale))
+        check_distances(structures)
     if validation:
         val_structures = load_structures(validation)
     else:
@@ -288,7 +247,7 @@ def add_element(
         },
         "base_metrics": {"old": _metrics(model, old_val_graphs, base_old)},
     }
-    base_bytes = (Path(base) / MODEL_FILE).stat().st_size
+    base_bytes = (resolve(base) / MODEL_FILE).stat().st_size
     base_params = sum(p.numel() for k, p in model.named_parameters() if "scisft_adapters" not in k)
 
     seed_everything(seed)
