@@ -14,6 +14,9 @@ Formats (chosen by file name):
   compressive), converted to ASE's order and sign.
 - ``.h5``/``.hdf5``: ANI/COMP6 layout: groups holding ``coordinates`` (frames, atoms, 3) in Angstrom, ``species``
   (symbols) or ``atomic_numbers``, ``energies`` in Hartree and optionally ``forces`` in Hartree/Angstrom.
+
+Frame selection, as ASE's tools write it: ``FILE@START:STOP:STEP`` (Python slice, e.g. ``train.npz@:200`` the first
+200 frames, ``train.npz@::5`` every fifth) or ``FILE@N`` (one frame). Records keep their number in the whole file.
 """
 
 from __future__ import annotations
@@ -54,9 +57,38 @@ def labelled(atoms: Atoms, source: str, energy=None, forces=None, stress=None) -
     return atoms
 
 
+def split_selection(path: str | os.PathLike) -> tuple[Path, slice | None]:
+    """``FILE@SELECTION`` -> (FILE, a slice of its frames); a path that exists as it is has no selection."""
+    text = str(path)
+    if Path(text).exists() or "@" not in text:
+        return Path(text), None
+    file, _, selection = text.rpartition("@")
+    try:
+        parts = [int(p) if p.strip() else None for p in selection.split(":")]
+        if not 1 <= len(parts) <= 3 or (len(parts) == 1 and parts[0] is None):
+            raise ValueError
+        if len(parts) == 1:
+            return Path(file), slice(parts[0], None if parts[0] == -1 else parts[0] + 1)
+        if len(parts) == 3 and parts[2] == 0:
+            raise ValueError
+        return Path(file), slice(*parts)
+    except ValueError:
+        raise DataError(
+            f"frame selection '@{selection}' is not START:STOP:STEP or an index",
+            file=file,
+            fix="write e.g. FILE@:200 (first 200 frames), FILE@::5 (every fifth) or FILE@7 (one frame)",
+        ) from None
+
+
 def read_structures(path: str | os.PathLike) -> list[Atoms]:
-    """Read every structure of a supported file (see module docstring), labels in ASE units."""
-    path = Path(path)
+    """Read every structure of a supported file, or the frames ``FILE@SELECTION`` names (see module docstring),
+    labels in ASE units."""
+    path, selection = split_selection(path)
+    if selection is not None:
+        chosen = read_structures(path)[selection]
+        if not chosen:
+            raise DataError(f"the frame selection {selection} picks no frame", file=path, fix="check the selection")
+        return chosen
     if not path.is_file():
         raise DataError("file not found", file=path, fix="check the path")
     name = path.name.lower()

@@ -16,6 +16,7 @@ import torch
 
 from scisft.checkpoint import CONFIG_FILE, load_adapter, load_weights, read_manifest, save_model_directory
 from scisft.errors import CheckpointError
+from scisft.models import resolve
 from scisft.potentials.model import Potential, PotentialConfig
 
 MODEL_FILE = "model.safetensors"
@@ -66,7 +67,9 @@ def load(
     dtype: torch.dtype | None = None,
     device: str | torch.device = "cpu",
 ) -> Potential:
-    """Load a trained potential, optionally with element adapters (one directory or a list, oldest first)."""
+    """Load a trained potential (a directory or a shipped model's name, ``scisft.models.resolve``), optionally with
+    element adapters (one directory or a list, oldest first)."""
+    directory = resolve(directory)
     config, _ = read_config(directory)
     model = Potential(config).to(dtype or torch.get_default_dtype())
     load_weights(model, Path(directory) / MODEL_FILE)

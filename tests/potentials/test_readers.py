@@ -159,3 +159,18 @@ def test_periodic_neighbour_vectors_match_distances():
         lengths.min(), torch.tensor(3.15 * np.sqrt(3) / 2, dtype=lengths.dtype)
     )
     assert graph.edge_index.shape[1] == 2 * (8 + 6 + 12)  # bcc shells within 5 A: 8 at 2.73, 6 at 3.15, 12 at 4.45
+
+
+def test_frame_selection(tmp_path):
+    frames = [labelled(molecule("H2O"), f"w:{k}", energy=float(k), forces=np.zeros((3, 3))) for k in range(10)]
+    write(tmp_path / "w.xyz", frames, format="extxyz")
+    path = tmp_path / "w.xyz"
+    energies = lambda sel: [a.get_potential_energy() for a in read_structures(f"{path}@{sel}")]  # noqa: E731
+    assert energies(":3") == [0.0, 1.0, 2.0]
+    assert energies("::4") == [0.0, 4.0, 8.0]
+    assert energies("7") == [7.0] and energies("-1") == [9.0]
+    assert read_structures(f"{path}@5:7")[0].info["source"].endswith(":5")  # records keep their number
+    with pytest.raises(DataError, match="START:STOP:STEP"):
+        read_structures(f"{path}@a:b")
+    with pytest.raises(DataError, match="picks no frame"):
+        read_structures(f"{path}@20:30")

@@ -85,6 +85,9 @@ def test_calculator_from_directory_matches_model(trained):
 
 def test_bad_command_line_input_is_one_clear_message(tmp_path, capsys):
     assert main(["potentials", "evaluate", "--model", str(tmp_path / "none"), "--data", "x.xyz"]) == 2
+    assert "no such model directory, and no shipped model has that name; shipped: chn-rmd17" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["potentials", "evaluate", "--model", str(tmp_path / "empty"), "--data", "x.xyz"]) == 2
     assert "no model config" in capsys.readouterr().err
     (tmp_path / "o.yaml").write_text("trainig: {}\n")
     assert (
@@ -103,3 +106,29 @@ def test_bad_command_line_input_is_one_clear_message(tmp_path, capsys):
         == 2
     )
     assert "sections" in capsys.readouterr().err
+
+
+def test_shipped_models_by_name_and_frame_selection(capsys):
+    """`--model chn-rmd17` names a shipped model; FILE@START:STOP picks frames."""
+    data = f"{shared_data('rmd17', 'rmd17_toluene_test_01.npz')}@2:10"
+    assert main(["potentials", "evaluate", "--model", "chn-rmd17", "--data", data, "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out)[data]
+    assert metrics["structures"] == 8 and metrics["force_mae_mev_per_A"] < 1000
+
+
+def test_fine_tuning_from_a_base_starts_where_the_base_is(trained, tmp_path, capsys):
+    """`potentials train --base` keeps the architecture and starts from the base's weights."""
+    base = load(trained / "model")
+    val = to_graphs(read_structures(trained / "val.xyz"), base.config.cutoff)
+    before = error_metrics(base, val)["force_mae_mev_per_A"]
+    args = ["potentials", "train", "--base", str(trained / "model"), "--data", str(trained / "train.xyz")]
+    assert main([*args, "--validation", str(trained / "val.xyz"), "--out", str(tmp_path / "ft"), "--epochs", "2"]) == 0
+    tuned = load(tmp_path / "ft")
+    assert tuned.config.channels == base.config.channels
+    history = [json.loads(x) for x in (tmp_path / "ft" / "training" / "metrics.jsonl").read_text().splitlines()]
+    assert history[0]["val_forces_rmse"] * 1000 < 3 * before  # a random start would be far worse
+    assert error_metrics(tuned, val)["force_mae_mev_per_A"] <= before * 1.05
+    molecule_with_n = read_structures(f"{shared_data('rmd17', 'rmd17_azobenzene_train_01.npz')}@:4")
+    write(tmp_path / "azo.xyz", molecule_with_n, format="extxyz")
+    assert main([*args[:5], str(tmp_path / "azo.xyz"), "--out", str(tmp_path / "x"), "--epochs", "1"]) == 2
+    assert "add a new element with `scisft potentials add-element`" in capsys.readouterr().err
