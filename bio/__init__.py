@@ -4,8 +4,13 @@ Affinity tables (smiles, target_id, species, p_affinity), RDKit molecules, Biopy
 Ensembl/HCOP, reciprocal best hits), a GNN/CNN affinity model, and species-gated transfer.
 """
 
-from scisft.bio.model import AffinityConfig, AffinityModel
-from scisft.bio.store import load
-from scisft.bio.tables import read_affinities
+from scisft.lazy import exports
 
-__all__ = ["AffinityConfig", "AffinityModel", "load", "read_affinities"]
+__getattr__ = exports(
+    globals(),
+    {
+        "scisft.bio.model": ["AffinityConfig", "AffinityModel"],
+        "scisft.bio.store": ["load"],
+        "scisft.bio.tables": ["read_affinities"],
+    },
+)

@@ -3,32 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
-import pandas as pd
+from scisft.bio.options import ANCHORS, METHODS
 
-from scisft.bio import orthologs as ortho
-from scisft.bio.data import AffinityData, DrugCache
-from scisft.bio.model import AffinityConfig
-from scisft.bio.sequences import read_fasta
-from scisft.bio.store import load
-from scisft.bio.tables import from_deepdta, from_drugcentral, from_gtopdb, read_affinities
-from scisft.bio.train import (
-    ANCHORS,
-    METHODS,
-    TransferOptions,
-    anchor_override,
-    evaluate,
-    predict,
-    pretrain,
-    transfer,
-)
-from scisft.checkpoint import read_manifest
-from scisft.errors import ConfigError, DataError
-from scisft.files import atomic_path, write_json
+SEQ_HELP = "FASTA with a sequence for every target id (e.g. ../shared/data/dti/sequences/CD_prot_seq.fas.xz)"
+TABLE_HELP = "affinity CSV (smiles, target_id, species, p_affinity), as `scisft bio convert` writes it"
 
 
-def _write_csv(frame: pd.DataFrame, path) -> None:
+def _write_csv(frame, path) -> None:
+    from scisft.files import atomic_path
+
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, index=False)
 
@@ -38,7 +24,9 @@ def register(subparsers) -> None:
     commands = parser.add_subparsers(dest="bio_command", metavar="COMMAND")
 
     convert = commands.add_parser("convert", help="affinity table from a published source")
-    convert.add_argument("--source", choices=("gtopdb", "davis", "kiba", "drugcentral"), required=True)
+    convert.add_argument(
+        "--source", choices=("gtopdb", "davis", "kiba", "drugcentral"), required=True, help="which published set"
+    )
     convert.add_argument("--input", required=True, help="GtoPdb folder, DeepDTA data folder, or DrugCentral TSV")
     convert.add_argument("--out", required=True, help="affinity CSV to write")
     convert.add_argument("--sequences-out", help="(davis, kiba) FASTA of their proteins")
@@ -48,29 +36,41 @@ def register(subparsers) -> None:
     orth.add_argument("--gtopdb", help="GtoPdb folder (curated target map; also maps gene symbols to UniProt)")
     orth.add_argument("--genes", help="Ensembl BioMart or HCOP human_to_mouse table (needs --gtopdb)")
     orth.add_argument("--human-fasta", help="with --mouse-fasta and no table: reciprocal best hits")
-    orth.add_argument("--mouse-fasta")
+    orth.add_argument("--mouse-fasta", help="with --human-fasta: mouse sequences for reciprocal best hits")
     orth.add_argument("--sequences", help="FASTA to compute identities from (any species)")
-    orth.add_argument("--out", required=True)
+    orth.add_argument("--out", required=True, help="ortholog CSV to write (human_id, mouse_id, identity)")
     orth.set_defaults(func=_orthologs)
 
     pre = commands.add_parser("pretrain", help="train an affinity model on one species")
-    pre.add_argument("--data", required=True)
-    pre.add_argument("--sequences", required=True, help="FASTA with a sequence for every target id")
-    pre.add_argument("--out", required=True)
-    pre.add_argument("--drug-encoder", choices=("gnn", "fingerprint"), default="gnn")
-    pre.add_argument("--epochs", type=int)
-    pre.add_argument("--seed", type=int, default=0)
+    pre.add_argument("--data", required=True, help=TABLE_HELP)
+    pre.add_argument("--sequences", required=True, help=SEQ_HELP)
+    pre.add_argument("--out", required=True, help="model directory to write")
+    pre.add_argument(
+        "--drug-encoder",
+        choices=("gnn", "fingerprint"),
+        default="gnn",
+        help="gnn: a graph network on RDKit molecules; fingerprint: an MLP on Morgan fingerprints",
+    )
+    pre.add_argument("--epochs", type=int, help="training epochs (default: 40, with early stopping)")
+    pre.add_argument("--seed", type=int, default=0, help="random seed (split, initialisation, batch order)")
     pre.set_defaults(func=_pretrain)
 
     tr = commands.add_parser("transfer", help="adapt a model to another species (default: mouse)")
-    tr.add_argument("--base", required=True)
-    tr.add_argument("--data", required=True)
-    tr.add_argument("--sequences", required=True)
+    tr.add_argument("--base", required=True, help="model directory written by `scisft bio pretrain`")
+    tr.add_argument("--data", required=True, help=TABLE_HELP + "; rows of the species to adapt to")
+    tr.add_argument("--sequences", required=True, help=SEQ_HELP)
     tr.add_argument("--orthologs", help="CSV human_id, mouse_id[, identity]: enables the ortholog term")
-    tr.add_argument("--out", required=True)
-    tr.add_argument("--method", choices=METHODS, default="adapters")
+    tr.add_argument("--out", required=True, help="adapter directory (adapters) or model directory to write")
+    tr.add_argument(
+        "--method",
+        choices=METHODS,
+        default="adapters",
+        help="adapters: protein-side adapters, the rest frozen; full: every weight; scratch: a new model",
+    )
     tr.add_argument("--ungated", action="store_true", help="adapters act on every species (default: target only)")
-    tr.add_argument("--ortholog-weight", type=float, default=1.0)
+    tr.add_argument(
+        "--ortholog-weight", type=float, default=1.0, help="strength of the pull towards the ortholog's representation"
+    )
     tr.add_argument(
         "--anchor",
         choices=ANCHORS,
@@ -79,9 +79,9 @@ def register(subparsers) -> None:
     )
     tr.add_argument("--ewc", type=float, default=0.0, help="EWC strength (needs --source-data)")
     tr.add_argument("--source-data", help="source-species affinity table for the EWC Fisher")
-    tr.add_argument("--species", default="mouse")
-    tr.add_argument("--epochs", type=int)
-    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--species", default="mouse", help="the species adapted to (its name in the table's species)")
+    tr.add_argument("--epochs", type=int, help="training epochs (default: 40, with early stopping)")
+    tr.add_argument("--seed", type=int, default=0, help="random seed")
     tr.set_defaults(func=_transfer)
 
     for name, helptext, func in (
@@ -89,20 +89,23 @@ def register(subparsers) -> None:
         ("evaluate", "RMSE, Pearson, Spearman, CI on a table", _evaluate),
     ):
         cmd = commands.add_parser(name, help=helptext)
-        cmd.add_argument("--model", required=True)
-        cmd.add_argument("--adapter")
-        cmd.add_argument("--data", required=True)
-        cmd.add_argument("--sequences", required=True)
+        cmd.add_argument("--model", required=True, help="model directory written by `scisft bio pretrain`")
+        cmd.add_argument("--adapter", help="adapter directory written by `scisft bio transfer`")
+        cmd.add_argument("--data", required=True, help=TABLE_HELP)
+        cmd.add_argument("--sequences", required=True, help=SEQ_HELP)
         cmd.add_argument("--orthologs", help="ortholog CSV; needed by an adapter transferred with --anchor ortholog")
         if name == "predict":
-            cmd.add_argument("--out", required=True)
+            cmd.add_argument("--out", required=True, help="CSV to write: the table with predicted_p_affinity")
         else:
-            cmd.add_argument("--json", action="store_true")
+            cmd.add_argument("--json", action="store_true", help="print JSON instead of a line")
         cmd.set_defaults(func=func)
     parser.set_defaults(func=lambda args: parser.print_help())
 
 
 def _convert(args) -> int:
+    from scisft.bio.tables import from_deepdta, from_drugcentral, from_gtopdb
+    from scisft.files import atomic_path
+
     if args.source == "gtopdb":
         table, skipped = from_gtopdb(args.input)
         print(f"skipped: {dict(skipped)}")
@@ -120,6 +123,10 @@ def _convert(args) -> int:
 
 
 def _orthologs(args) -> int:
+    from scisft.bio import orthologs as ortho
+    from scisft.bio.sequences import read_fasta
+    from scisft.errors import DataError
+
     if args.genes:
         if not args.gtopdb:
             raise DataError("mapping genes to UniProt needs --gtopdb", field="--genes")
@@ -134,22 +141,47 @@ def _orthologs(args) -> int:
         sequences = read_fasta(args.sequences)[0]
         pairs = ortho.add_identity(pairs, sequences, sequences)
     _write_csv(pairs, args.out)
-    print(f"wrote {len(pairs)} pairs to {args.out}")
+    unknown = int(pairs["identity"].isna().sum()) if "identity" in pairs else 0
+    note = f"; {unknown} without identity (a sequence missing from --sequences; left empty)" if unknown else ""
+    print(f"wrote {len(pairs)} pairs to {args.out}{note}")
     return 0
 
 
 def _pretrain(args) -> int:
+    from scisft.bio.model import AffinityConfig
+    from scisft.bio.sequences import read_fasta
+    from scisft.bio.tables import read_affinities
+    from scisft.bio.train import pretrain
+
     table, skipped = read_affinities(args.data, on_error="skip")
     sequences, cleaning = read_fasta(args.sequences)
     _, summary = pretrain(
         table, sequences, args.out, AffinityConfig(drug_encoder=args.drug_encoder), seed=args.seed, epochs=args.epochs
     )
-    print(f"skipped rows: {dict(skipped) or 'none'}; sequences: {cleaning}; {summary['skipped']}")
-    print(f"model written to {args.out}; validation: {json.dumps(summary['validation'])}")
+    print(f"rows left out: {_counts(skipped + Counter(summary['skipped']))}; sequences: {cleaning}")
+    print(f"model written to {args.out}; validation: {_numbers(summary['validation'])}")
     return 0
 
 
+def _counts(skipped) -> str:
+    """'none', or each reason with its count, largest first."""
+    return ", ".join(f"{n} {why}" for why, n in Counter(skipped).most_common() if n) or "none"
+
+
+def _numbers(metrics: dict) -> str:
+    """Metrics as 'name value' with 4 significant digits."""
+    return "  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items())
+
+
 def _transfer(args) -> int:
+    from scisft.bio import orthologs as ortho
+    from scisft.bio.options import TransferOptions
+    from scisft.bio.sequences import read_fasta
+    from scisft.bio.store import load
+    from scisft.bio.tables import read_affinities
+    from scisft.bio.train import transfer
+    from scisft.files import write_json
+
     table, skipped = read_affinities(args.data, on_error="skip")
     sequences, _ = read_fasta(args.sequences)
     pairs = ortho.read_pairs(args.orthologs) if args.orthologs else None
@@ -165,7 +197,16 @@ def _transfer(args) -> int:
         anchor=args.anchor,
     )
     _, summary = transfer(
-        load(args.base), table, sequences, args.out, options, pairs, source, seed=args.seed, epochs=args.epochs
+        load(args.base),
+        table,
+        sequences,
+        args.out,
+        options,
+        pairs,
+        source,
+        seed=args.seed,
+        epochs=args.epochs,
+        base=args.base,
     )
     write_json(Path(args.out) / "report.json", summary)
     t = summary["trainable"]
@@ -177,6 +218,15 @@ def _transfer(args) -> int:
 
 
 def _data(args):
+    from scisft.bio import orthologs as ortho
+    from scisft.bio.data import AffinityData, DrugCache
+    from scisft.bio.sequences import read_fasta
+    from scisft.bio.store import load
+    from scisft.bio.tables import read_affinities
+    from scisft.bio.train import anchor_override
+    from scisft.checkpoint import read_manifest
+    from scisft.errors import ConfigError
+
     model = load(args.model, args.adapter)
     table, skipped = read_affinities(args.data, on_error="skip")
     sequences = read_fasta(args.sequences)[0]
@@ -201,16 +251,23 @@ def _data(args):
 
 
 def _predict(args) -> int:
+    from scisft.bio.train import predict
+
     model, data, skipped = _data(args)
     out = data.table.copy()
     out["predicted_p_affinity"] = predict(model, data)
     _write_csv(out, args.out)
-    print(f"wrote {len(out)} predictions to {args.out}; skipped: {dict(skipped) or 'none'}")
+    print(f"wrote {len(out)} predictions to {args.out}; rows left out: {_counts(skipped)}")
     return 0
 
 
 def _evaluate(args) -> int:
+    from scisft.bio.train import evaluate
+
     model, data, skipped = _data(args)
-    metrics = {**evaluate(model, data), "skipped": dict(skipped)}
-    print(json.dumps(metrics, indent=2) if args.json else "  ".join(f"{k}: {v}" for k, v in metrics.items()))
+    metrics = evaluate(model, data)
+    if args.json:
+        print(json.dumps({**metrics, "skipped": dict(skipped)}, indent=2))
+    else:
+        print(f"{_numbers(metrics)}  (pairs: {len(data)}; rows left out: {_counts(skipped)})")
     return 0

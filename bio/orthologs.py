@@ -72,17 +72,28 @@ def from_gene_table(path: str | os.PathLike, gtopdb_folder: str | os.PathLike, o
 
 
 def read_pairs(path: str | os.PathLike) -> pd.DataFrame:
-    """A user's ortholog table: columns human_id, mouse_id [, identity (percent)]."""
+    """A user's ortholog table: columns human_id, mouse_id [, identity (percent)]. An empty identity means unknown
+    (``scisft bio orthologs`` leaves it empty where a sequence is missing); the ortholog term then weighs the pair
+    1. Text or numbers outside 0..100 are refused with their row."""
     table = _read(path)
     for column in PAIR_COLUMNS:
         if column not in table:
             raise DataError("missing column", file=path, field=column, fix="columns: human_id, mouse_id[, identity]")
-    table = table.dropna(subset=PAIR_COLUMNS).astype({"human_id": str, "mouse_id": str})
+    table = table.dropna(subset=PAIR_COLUMNS).astype({"human_id": str, "mouse_id": str}).reset_index(drop=True)
     if "identity" in table:
-        bad = pd.to_numeric(table["identity"], errors="coerce")
-        if bad.isna().any() or ((bad < 0) | (bad > 100)).any():
-            raise DataError("identity must be a percentage 0..100", file=path, field="identity")
-    return table.reset_index(drop=True)
+        values = pd.to_numeric(table["identity"], errors="coerce")
+        bad = (values.isna() & table["identity"].notna()) | (values < 0) | (values > 100)
+        if bad.any():
+            row = int(bad.idxmax())
+            raise DataError(
+                f"identity {table['identity'][row]!r} is not a percentage 0..100",
+                file=path,
+                row=row + 2,
+                field="identity",
+                fix="give percent identity, or leave it empty where unknown",
+            )
+        table["identity"] = values
+    return table
 
 
 def _aligner():

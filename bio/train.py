@@ -38,6 +38,7 @@ from scisft.adapters import BottleneckConfig, LoRAConfig
 from scisft.bio.data import AffinityData, DrugCache
 from scisft.bio.metrics import affinity_metrics
 from scisft.bio.model import AffinityConfig, AffinityModel
+from scisft.bio.options import TransferOptions
 from scisft.bio.sequences import tokens
 from scisft.bio.store import save_model
 from scisft.checkpoint import save_adapter
@@ -55,8 +56,6 @@ DEFAULT_TRAINING = {
     "schedule": "cosine",
     "warmup_steps": 50,
 }
-METHODS = ("adapters", "full", "scratch")
-ANCHORS = ("own", "ortholog")
 
 
 def train_config(options: dict | None, **overrides) -> TrainConfig:
@@ -122,33 +121,12 @@ def pretrain(
         "pairs": {"train": len(train), "validation": len(val)},
         "skipped": dict(train.skipped + val.skipped),
         "epochs": result.epochs,
+        "training": result.summary(),
         "validation": evaluate(model, val),
         "parameters": sum(p.numel() for p in model.parameters()),
     }
     save_model(model, out_dir, summary)
     return model, summary
-
-
-@dataclasses.dataclass
-class TransferOptions:
-    method: str = "adapters"
-    gated: bool = True
-    rank: int = 8
-    bottleneck: int = 32
-    ortholog_weight: float = 1.0
-    margin: float = 0.1
-    ewc: float = 0.0
-    species: str = "mouse"
-    source_species: str = "human"
-    anchor: str = "own"
-
-    def __post_init__(self):
-        if self.method not in METHODS:
-            raise ConfigError(f"transfer method {self.method!r} unknown; choose one of {METHODS}")
-        if self.anchor not in ANCHORS:
-            raise ConfigError(f"anchor {self.anchor!r} unknown; choose one of {ANCHORS}")
-        if self.anchor == "ortholog" and self.method != "adapters":
-            raise ConfigError("the ortholog anchor is for adapters (it needs the base model's frozen encoder)")
 
 
 def anchor_override(
@@ -227,9 +205,11 @@ def transfer(
     seed: int = 0,
     drugs: DrugCache | None = None,
     name: str = "to_mouse",
+    base: str | None = None,
     **overrides,
 ) -> tuple[AffinityModel, dict]:
-    """Adapt ``model`` (trained on the source species) to ``table``; writes an adapter or a model directory."""
+    """Adapt ``model`` (trained on the source species) to ``table``; writes an adapter or a model directory.
+    ``base``: where ``model`` was loaded from, recorded in the adapter's manifest."""
     options = options or TransferOptions()
     cfg = train_config(training, seed=seed, **overrides)
     drugs = drugs or DrugCache(model.config.drug_encoder)
@@ -282,9 +262,11 @@ def transfer(
         "anchored_targets": len(override or {}),
         "trainable": report.to_dict(),
         "epochs": result.epochs,
+        "training": result.summary(),
     }
     if options.method == "adapters":
-        save_adapter(model, name, out_dir, extra={"kind": "species", "species": options.species, **summary})
+        extra = {"kind": "species", "species": options.species, "base": base or "not given", **summary}
+        save_adapter(model, name, out_dir, extra=extra)
     else:
         save_model(model, out_dir, summary)
     return model, summary

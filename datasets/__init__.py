@@ -4,6 +4,11 @@ Published sets are described and fetched, never committed (see ``catalogue``); d
 such as GFN2-xTB-labelled molecules (``chno_xtb``), is committed with its card and its recipe.
 """
 
-from scisft.datasets.catalogue import DataSet, cache_dir, catalogue, fetch, get, path, verify
+from scisft.lazy import exports
 
-__all__ = ["DataSet", "cache_dir", "catalogue", "fetch", "get", "path", "verify"]
+__getattr__ = exports(
+    globals(),
+    {
+        "scisft.datasets.catalogue": ["DataSet", "cache_dir", "catalogue", "fetch", "get", "path", "verify"],
+    },
+)

@@ -4,22 +4,14 @@ Free energies psi(F, T) (polyconvex, normalised, positive heat capacity by const
 flow-stress laws for hot metals, tidy tables of tests, and use in torch-fem. Units: MPa, K, 1/s.
 """
 
-from scisft.materials.fitting import adapt, evaluate, fit_flow, fit_law
-from scisft.materials.free_energy import FreeEnergy, LawConfig, MaterialLaw
-from scisft.materials.store import FlowLaw, load, save_law
-from scisft.materials.tables import read_flow, read_tests
+from scisft.lazy import exports
 
-__all__ = [
-    "FlowLaw",
-    "FreeEnergy",
-    "LawConfig",
-    "MaterialLaw",
-    "adapt",
-    "evaluate",
-    "fit_flow",
-    "fit_law",
-    "load",
-    "read_flow",
-    "read_tests",
-    "save_law",
-]
+__getattr__ = exports(
+    globals(),
+    {
+        "scisft.materials.fitting": ["adapt", "evaluate", "fit_flow", "fit_law"],
+        "scisft.materials.free_energy": ["FreeEnergy", "LawConfig", "MaterialLaw"],
+        "scisft.materials.store": ["FlowLaw", "load", "save_law"],
+        "scisft.materials.tables": ["read_flow", "read_tests"],
+    },
+)

@@ -92,10 +92,11 @@ def check_temperature(T: torch.Tensor, t_range: tuple[float, float]) -> None:
     lo, hi = t_range
     if bool(((T - lo) < -1e-9).any()) or bool(((T - hi) > 1e-9).any()):
         raise DataError(
-            f"temperature {float(T.min()):.2f}..{float(T.max()):.2f} K is outside the law's validity range "
-            f"{lo:.2f}..{hi:.2f} K",
+            f"temperature {float(T.min()) - 273.15:.1f}..{float(T.max()) - 273.15:.1f} C is outside the law's "
+            f"validity range {lo - 273.15:.1f}..{hi - 273.15:.1f} C",
             field="temperature",
-            fix="fit a law whose t_range_k covers it",
+            fix="fit a law that covers it: `scisft materials fit ... --t-range-c LOW HIGH` "
+            "(LawConfig/FlowConfig t_range_k in Python)",
         )
 
 

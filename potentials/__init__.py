@@ -4,9 +4,14 @@ Data: ASE ``Atoms`` in (extxyz, rMD17 npz, maml JSON, ANI HDF5 readers), PyG gra
 eV, Angstrom, eV/Angstrom, eV/Angstrom^3.
 """
 
-from scisft.potentials.calculator import ScisftCalculator
-from scisft.potentials.model import Potential, PotentialConfig
-from scisft.potentials.readers import read_structures
-from scisft.potentials.store import load, save_potential
+from scisft.lazy import exports
 
-__all__ = ["Potential", "PotentialConfig", "ScisftCalculator", "load", "read_structures", "save_potential"]
+__getattr__ = exports(
+    globals(),
+    {
+        "scisft.potentials.calculator": ["ScisftCalculator"],
+        "scisft.potentials.model": ["Potential", "PotentialConfig"],
+        "scisft.potentials.readers": ["read_structures"],
+        "scisft.potentials.store": ["load", "save_potential"],
+    },
+)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 
-from scisft.potentials.add_element import STRATEGIES, AddElementOptions, add_element
-from scisft.potentials.data import load_structures, to_graphs
-from scisft.potentials.objective import error_metrics
-from scisft.potentials.store import load
-from scisft.potentials.train import read_options, train_potential
+from scisft.potentials.options import STRATEGIES, AddElementOptions
+
+DATA_HELP = (
+    "extxyz, rMD17 .npz, maml .json[.xz] or ANI .h5 files; FILE@START:STOP:STEP picks frames (e.g. train.npz@:200)"
+)
+MODEL_HELP = "model directory, or a shipped model's name: chn-rmd17, chn-xtb, monbta-nbmotaw"
+DEVICE_HELP = "where training runs: cpu, cuda, cuda:1 (default: cpu)"
 
 
 def register(subparsers) -> None:
@@ -18,33 +20,40 @@ def register(subparsers) -> None:
     )
     commands = parser.add_subparsers(dest="potentials_command", metavar="COMMAND")
 
-    train = commands.add_parser("train", help="train a potential on labelled structures")
-    train.add_argument("--data", nargs="+", required=True, help="extxyz, rMD17 .npz, maml .json[.xz] or ANI .h5 files")
+    train = commands.add_parser("train", help="train a potential on labelled structures, or fine-tune one (--base)")
+    train.add_argument("--data", nargs="+", required=True, help=DATA_HELP)
     train.add_argument("--out", required=True, help="model directory to write")
+    train.add_argument("--base", help="fine-tune this model (" + MODEL_HELP + ") instead of training a new one")
     train.add_argument("--validation", nargs="+", help="validation files (default: hold out a random 10%%)")
     train.add_argument("--config", help="YAML with sections model, training, loss, validation_fraction")
-    train.add_argument("--epochs", type=int)
-    train.add_argument("--batch-size", type=int)
-    train.add_argument("--lr", type=float)
-    train.add_argument("--seed", type=int)
-    train.add_argument("--device", help="where training runs: cpu, cuda, cuda:1 (default: cpu)")
+    train.add_argument("--epochs", type=int, help="training epochs (default: 100)")
+    train.add_argument("--batch-size", type=int, help="structures per step (default: 8)")
+    train.add_argument("--lr", type=float, help="peak learning rate (default: 0.02)")
+    train.add_argument("--seed", type=int, help="random seed (default: 0)")
+    train.add_argument("--device", help=DEVICE_HELP)
     train.set_defaults(func=_train)
 
     evaluate = commands.add_parser("evaluate", help="errors of a model (and adapters) on labelled files")
-    evaluate.add_argument("--model", required=True, help="model directory")
+    evaluate.add_argument("--model", required=True, help=MODEL_HELP)
     evaluate.add_argument("--adapter", nargs="+", help="element adapter directories, in the order they were made")
-    evaluate.add_argument("--data", nargs="+", required=True)
+    evaluate.add_argument("--data", nargs="+", required=True, help=DATA_HELP)
     evaluate.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    evaluate.add_argument("--batch-size", type=int, default=16)
+    evaluate.add_argument("--batch-size", type=int, default=16, help="structures per evaluation batch")
     evaluate.set_defaults(func=_evaluate)
 
     add = commands.add_parser("add-element", help="teach a trained potential a new chemical element")
-    add.add_argument("--base", required=True, help="base model directory")
+    add.add_argument("--base", required=True, help=MODEL_HELP)
     add.add_argument("--adapter", nargs="+", default=[], help="element adapters added before, oldest first")
     add.add_argument("--element", required=True, help="chemical symbol of the new element, e.g. O")
-    add.add_argument("--data", nargs="+", required=True, help="labelled structures containing the new element")
+    add.add_argument("--data", nargs="+", required=True, help="structures containing the new element: " + DATA_HELP)
     add.add_argument("--out", required=True, help="adapter directory (gated, lora) or model directory (full, scratch)")
-    add.add_argument("--strategy", choices=STRATEGIES, default="gated")
+    add.add_argument(
+        "--strategy",
+        choices=STRATEGIES,
+        default="gated",
+        help="gated: adapters acting only near the new element's atoms (old chemistry bit-identical); lora: shared "
+        "adapters; full: every weight; scratch: a new model on old + new data",
+    )
     add.add_argument("--ewc", type=float, default=0.0, help="EWC strength for lora/full (Fisher from --replay)")
     add.add_argument(
         "--replay-ratio",
@@ -62,9 +71,14 @@ def register(subparsers) -> None:
         "--radial-rank", type=int, default=defaults.radial_rank, help="adapter rank of the radial (edge) layers"
     )
     add.add_argument("--config", help="YAML with sections training and loss")
-    add.add_argument("--epochs", type=int)
-    add.add_argument("--seed", type=int, default=0)
-    add.add_argument("--device", help="where training runs: cpu, cuda, cuda:1 (default: cpu)")
+    add.add_argument("--epochs", type=int, help="training epochs (default: 60)")
+    add.add_argument("--seed", type=int, default=0, help="random seed (data split, initialisation, batch order)")
+    add.add_argument("--device", help=DEVICE_HELP)
+    add.add_argument(
+        "--skip-unit-check",
+        action="store_true",
+        help="train even if the forces or interatomic distances look like other units than eV/A and A",
+    )
     add.add_argument("--json", action="store_true", help="print the report as JSON")
     add.set_defaults(func=_add_element)
 
@@ -72,6 +86,9 @@ def register(subparsers) -> None:
 
 
 def _add_element(args: argparse.Namespace) -> int:
+    from scisft.potentials.add_element import add_element
+    from scisft.potentials.train import read_options
+
     extra = read_options(args.config)
     training = dict(extra.get("training", {}))
     training.update({k: v for k, v in {"epochs": args.epochs, "device": args.device}.items() if v is not None})
@@ -84,6 +101,7 @@ def _add_element(args: argparse.Namespace) -> int:
         init_from=args.init_from,
         training=training,
         loss=extra.get("loss", {}),
+        check_units=not args.skip_unit_check,
     )
     report = add_element(
         args.base,
@@ -134,6 +152,8 @@ def format_report(report: dict) -> str:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from scisft.potentials.train import read_options, train_potential
+
     summary = train_potential(
         args.data,
         args.out,
@@ -144,6 +164,7 @@ def _train(args: argparse.Namespace) -> int:
         lr=args.lr,
         seed=args.seed,
         device=args.device,
+        base=args.base,
     )
     print(
         f"model written to {args.out} ({summary['parameters']:,} parameters, "
@@ -155,11 +176,16 @@ def _train(args: argparse.Namespace) -> int:
 
 def evaluate_files(model, files, batch_size: int = 16) -> dict[str, dict]:
     """Error metrics per file (see ``scisft.potentials.objective.error_metrics``)."""
+    from scisft.potentials.data import load_structures, to_graphs
+    from scisft.potentials.objective import error_metrics
+
     cutoff = model.config.cutoff
     return {str(path): error_metrics(model, to_graphs(load_structures([path]), cutoff), batch_size) for path in files}
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    from scisft.potentials.store import load
+
     model = load(args.model, args.adapter)
     results = evaluate_files(model, args.data, args.batch_size)
     print(json.dumps(results, indent=2) if args.json else format_metrics(results))
