@@ -12,16 +12,36 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 
-def parity(path: Path, series: dict[str, tuple[np.ndarray, np.ndarray]], xlabel: str, ylabel: str, title: str):
-    """Predicted vs reference, one colour per series (label -> (reference, predicted))."""
-    fig, ax = plt.subplots(figsize=(4.6, 4.4))
-    everything = np.concatenate([np.concatenate(v) for v in series.values()])
-    lo, hi = float(np.min(everything)), float(np.max(everything))
+def parity(
+    path: Path,
+    series: dict[str, tuple[np.ndarray, np.ndarray]],
+    xlabel: str,
+    ylabel: str,
+    title: str,
+    mae_unit: tuple[float, str] = (1.0, ""),
+    zoom: float = 1.0,
+):
+    """Predicted vs reference, one colour per series (label -> (reference, predicted)), each labelled with its MAE
+    (times ``mae_unit[0]``, in ``mae_unit[1]``). ``zoom`` < 1 shows the central ``zoom`` fraction of the reference
+    values (a few extreme points would otherwise squeeze the rest into a dot); the title says so."""
+    fig, ax = plt.subplots(figsize=(4.8, 4.6))
+    reference = np.concatenate([ref for ref, _ in series.values()])
+    if zoom < 1.0:
+        lo, hi = np.quantile(reference, [(1 - zoom) / 2, (1 + zoom) / 2])
+        pad = 0.1 * (hi - lo)
+        lo, hi = lo - pad, hi + pad
+        title += f"\n(central {100 * zoom:.0f}% of reference values shown)"
+    else:
+        everything = np.concatenate([np.concatenate(v) for v in series.values()])
+        lo, hi = float(np.min(everything)), float(np.max(everything))
     ax.plot([lo, hi], [lo, hi], "k-", lw=0.7)
+    scale, unit = mae_unit
     for label, (ref, pred) in series.items():
-        ax.plot(ref, pred, ".", ms=2.5, alpha=0.6, label=label)
-    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
-    ax.legend(markerscale=4, fontsize=8)
+        mae = float(np.mean(np.abs(pred - ref))) * scale
+        ax.plot(ref, pred, ".", ms=2.5, alpha=0.5, label=f"{label}: MAE {mae:.3g} {unit}".rstrip())
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title, xlim=(lo, hi), ylim=(lo, hi))
+    ax.title.set_fontsize(9)
+    ax.legend(markerscale=4, fontsize=8, loc="upper left")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -1,5 +1,6 @@
 """The three parts of ``scisft demo``. Each returns a dict: status (ok / skipped / failed), numbers, checks
-(name -> bool: what must hold for the part to count as working), figures, and, when skipped, how to get the data."""
+(name -> bool: what must hold for the part to count as working), findings (sentences saying what the numbers mean,
+where a baseline wins included), figures, and, when skipped, how to get the data."""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ def find_data(name: str, data_dir: str | os.PathLike | None, required: list[str]
     layout or the set itself), $SCISFT_SHARED_DATA, ../shared/data, or the fetch cache."""
     dataset = get(name)
     roots = [Path(p) for p in (data_dir, os.environ.get("SCISFT_SHARED_DATA"), "../shared/data") if p]
-    candidates = [r / dataset.shared_folder for r in roots] + [Path(data_dir)] * bool(data_dir) + [cache_dir() / name]
+    candidates = [r / dataset.shared_folder for r in roots] + [cache_dir() / name]
+    if data_dir:
+        candidates.insert(len(roots), Path(data_dir))
     for folder in candidates:
         if all((folder / f).is_file() or (folder / f"{f}.xz").is_file() for f in required):
             return folder
@@ -58,7 +61,7 @@ def potentials(out: Path, quick: bool, seed: int) -> dict:
         structures = read_structures(train_file)[::4]
         train_file = out / "cho_train_quarter.extxyz.xz"
         write_xyz(train_file, structures)
-    options = AddElementOptions(training={"epochs": 6 if quick else 12, "progress": False})
+    options = AddElementOptions(training={"epochs": 6 if quick else 12})
     report = add_element(
         base, "O", [train_file], out / "O-adapter", old_validation=[old_file], options=options, seed=seed
     )
@@ -76,7 +79,9 @@ def potentials(out: Path, quick: bool, seed: int) -> dict:
         {"zero-shot": (reference, pred_zero), "adapted": (reference, pred_adapted)},
         "GFN2-xTB force component (eV/Å)",
         "predicted (eV/Å)",
-        "O-containing test molecules",
+        f"forces on {len(test)} unseen O-containing molecules",
+        mae_unit=(1000.0, "meV/Å"),
+        zoom=0.98,
     )
     learning_curve(
         out / "potentials_learning.png",
@@ -87,8 +92,24 @@ def potentials(out: Path, quick: bool, seed: int) -> dict:
         1000.0,
     )
     forgetting = report["forgetting"]
+    zero_f, adapted_f = m_zero["force_mae_mev_per_A"], m_adapted["force_mae_mev_per_A"]
+    findings = [
+        f"The shipped C/H/N potential (chn-xtb, GFN2-xTB labels) learned oxygen from {report['data']['train']} "
+        f"labelled molecules in {report['wall_time_s']:.0f} s. On {len(test)} O-containing molecules it never saw, "
+        f"the mean absolute force error fell from {zero_f:.0f} meV/Å zero-shot (O's embedding from its place in the "
+        f"periodic table, its reference energy by least squares) to {adapted_f:.0f} meV/Å after training "
+        f"({100 * (1 - adapted_f / zero_f):.0f}% lower).",
+        f"Only {100 * report['trainable']['fraction_of_base']:.1f}% of the model's parameters trained, in an adapter "
+        f"file of {report['file_bytes'] / 1024:.0f} kB, and they act only near O atoms: on C/H/N molecules the "
+        f"energies and forces are bit-identical to the base model's (largest energy change "
+        f"{forgetting['max_energy_change_mev']:g} meV).",
+        f"For scale: the demo trains {options.training['epochs']} epochs, minutes on 2 cores, and its errors are "
+        "several times what a converged potential reaches; the benchmarks (docs/benchmarks.md) train to convergence.",
+    ]
     return {
         "status": "ok",
+        "findings": findings,
+        "earlier_s": report["training"]["resumed_after_s"],
         "numbers": {
             "test_force_mae_zero_shot_meV_per_A": m_zero["force_mae_mev_per_A"],
             "test_force_mae_adapted_meV_per_A": m_adapted["force_mae_mev_per_A"],
@@ -140,7 +161,7 @@ def bio(out: Path, quick: bool, seed: int, data_dir) -> dict:
     human_train = human.iloc[order[300 : 300 + (1500 if quick else 6000)]].reset_index(drop=True)
     config = AffinityConfig(hidden=64 if quick else 128)
     drugs = DrugCache(config.drug_encoder)
-    base, _ = pretrain(
+    base, base_summary = pretrain(
         human_train, sequences, out / "human-model", config, seed=seed, drugs=drugs, epochs=2 if quick else 10
     )
     pairs = add_identity(
@@ -176,13 +197,37 @@ def bio(out: Path, quick: bool, seed: int, data_dir) -> dict:
     }
     parity(
         out / "bio_parity.png",
-        {"human model": (y, zero), "adapted": (y, adapted)},
+        {"human model": (y, zero), "human model on the ortholog": (y, via_ortholog), "adapted": (y, adapted)},
         "measured p-affinity",
         "predicted p-affinity",
-        f"mouse test targets ({test.target_id.nunique()})",
+        f"mouse test targets ({test.target_id.nunique()}, not used in adaptation)",
     )
+    rmse = {k: v["rmse"] for k, v in metrics.items()}
+    human, ortholog, ours = rmse.values()
+    findings = [
+        f"A drug-target affinity model trained on {len(human_train)} human pairs (Guide to Pharmacology) was adapted "
+        f"to mouse with {len(adapt)} pairs on {adapt.target_id.nunique()} mouse targets, and tested on "
+        f"{len(test_data)} pairs of {test.target_id.nunique()} other mouse targets. RMSE is in log units of "
+        "affinity (1.0 = a factor of 10); CI is the concordance index (0.5 = random ranking).",
+        f"Human model run on the mouse sequence: RMSE {human:.3f}. Adapted: {ours:.3f} "
+        + ("(better)." if ours < human else "(no better)."),
+        f"Human model run on the mouse target's human ortholog's sequence (a baseline that needs no training): RMSE "
+        f"{ortholog:.3f}. "
+        + (
+            "This baseline beats the adapted model here: with about 1.5 mouse pairs per target in this data set, "
+            "the adapters cannot learn more than the ortholog already tells. The ChEMBL-scale benchmark "
+            "(docs/benchmarks.md) is where transfer is measured properly."
+            if ortholog <= ours
+            else "The adapted model beats it too."
+        ),
+        "Human predictions after the transfer are bit-identical to before (the adapters act on mouse proteins only)."
+        if np.array_equal(human_before, human_after)
+        else "Human predictions changed after the transfer.",
+    ]
     return {
         "status": "ok",
+        "findings": findings,
+        "earlier_s": base_summary["training"]["resumed_after_s"] + summary["training"]["resumed_after_s"],
         "numbers": {
             **{f"{k}: {m}": v[m] for k, v in metrics.items() for m in ("rmse", "ci")},
             "mouse adaptation pairs": len(adapt),
@@ -223,14 +268,26 @@ def materials(out: Path, quick: bool, seed: int, data_dir) -> dict:
     adapted = score(held, predict_table(adapted_law, held)[0], ["temperature_K", "mode"])[0]
     kept_20 = evaluate(adapted_law, t20)
     plot_curves(
-        {"adapted": adapted_law},
+        {"adapted law": adapted_law, "unchanged 20 C law": law},
         table,
         out / "materials_curves.png",
-        title="Treloar rubber: fitted at 20 C, adapted at 50 C from uniaxial points (stretch <= 4)",
+        title="Treloar rubber: fitted at 20 C (all modes), adapted at 50 C from uniaxial points with stretch <= 4",
         extra_temperatures_k=[323.15],
+        held_out=(table.temperature_K > 300) & (table.stretch > 4.0),
     )
+    findings = [
+        f"A free energy fitted to Treloar's 20 C rubber tests (uniaxial, equibiaxial and pure shear; worst R² "
+        f"{min(r['r2'] for r in fitted_20):.3f}) was adapted to 50 C with the {len(seen)} uniaxial points up to "
+        f"stretch 4, training only its temperature subnetwork ({100 * report['fraction']:.0f}% of the law).",
+        f"On the {len(held)} 50 C points beyond stretch 4, which the adaptation never saw (shaded in the figure), the "
+        f"relative stress error is {adapted['relative_error_pct']:.1f}% adapted against "
+        f"{unchanged['relative_error_pct']:.1f}% for the unchanged 20 C law.",
+        "Treloar published only uniaxial tests at 50 C, so what the adapted law predicts for equibiaxial tension and "
+        "pure shear at 50 C (red dotted curves) is not checked here.",
+    ]
     return {
         "status": "ok",
+        "findings": findings,
         "numbers": {
             "20 C fit, worst R2 over modes": min(r["r2"] for r in fitted_20),
             "50 C held-out (stretch > 4) rel. error %, unchanged": unchanged["relative_error_pct"],
@@ -252,7 +309,7 @@ def run_part(name: str, function, *args) -> dict:
         result = function(*args)
     except Exception as exc:  # the demo reports a broken part and goes on with the others
         result = {"status": "failed", "message": f"{type(exc).__name__}: {exc}"}
-    result["seconds"] = time.perf_counter() - start
+    result["seconds"] = time.perf_counter() - start + result.pop("earlier_s", 0.0)  # resumed: count earlier runs
     if result["status"] == "ok" and not all(result["checks"].values()):
         result["status"] = "failed"
         result["message"] = "checks failed: " + ", ".join(k for k, v in result["checks"].items() if not v)

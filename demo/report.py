@@ -28,10 +28,12 @@ def summary_table(results: dict[str, dict]) -> str:
 
 
 def write_report(out: Path, results: dict[str, dict], quick: bool) -> Path:
+    """report.md (findings in words, numbers, checks, figures per part) and report.json; returns report.md's path.
+    A part's time counts every run of it (a resumed demo included)."""
     parts = [
         "# scisft demo report",
         "",
-        f"Mode: {'quick (CI)' if quick else 'full'}.",
+        f"Mode: {'quick (CI): smaller runs, numbers worse than the full demo' if quick else 'full'}.",
         "",
         "```",
         summary_table(results),
@@ -42,11 +44,14 @@ def write_report(out: Path, results: dict[str, dict], quick: bool) -> Path:
         parts += [f"## {TITLES[name]}", "", f"Status: **{r['status']}** ({r.get('seconds', 0):.0f} s)", ""]
         if r.get("message"):
             parts += [r["message"], ""]
+        for finding in r.get("findings", []):
+            parts += [finding, ""]
         if r.get("numbers"):
             parts += ["| quantity | value |", "|---|---|"]
             parts += [f"| {k} | {_value(v)} |" for k, v in r["numbers"].items()]
             parts.append("")
         if r.get("checks"):
+            parts += ["What must hold for this part to count as working:", ""]
             parts += [f"- [{'x' if ok else ' '}] {check}" for check, ok in r["checks"].items()]
             parts.append("")
         parts += [f"![{fig}]({fig})" for fig in r.get("figures", [])]

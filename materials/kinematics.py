@@ -20,6 +20,13 @@ import torch
 from scisft.errors import DataError
 
 MODES = ("UT", "ET", "PS", "BT", "SS")
+MODE_NAMES = {
+    "UT": "uniaxial tension",
+    "ET": "equibiaxial tension",
+    "PS": "pure shear",
+    "BT": "general biaxial tension",
+    "SS": "simple shear",
+}
 EnergyFn = Callable[[torch.Tensor], torch.Tensor]  # F (..., 3, 3) -> psi (...)
 
 

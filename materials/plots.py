@@ -13,6 +13,7 @@ import pandas as pd  # noqa: E402
 
 from scisft.materials.fitting import predict_table  # noqa: E402
 from scisft.materials.free_energy import FreeEnergy  # noqa: E402
+from scisft.materials.kinematics import MODE_NAMES  # noqa: E402
 
 
 def _curve_table(part: pd.DataFrame, points: int = 80) -> pd.DataFrame:
@@ -44,11 +45,19 @@ def _curve_table(part: pd.DataFrame, points: int = 80) -> pd.DataFrame:
 
 
 def plot_curves(
-    models: dict, table: pd.DataFrame, path: str | os.PathLike, title: str = "", extra_temperatures_k: list[float] = ()
+    models: dict,
+    table: pd.DataFrame,
+    path: str | os.PathLike,
+    title: str = "",
+    extra_temperatures_k: list[float] = (),
+    held_out: pd.Series | None = None,
 ) -> None:
     """One panel per mode (hyperelastic; BT tests shown as points only) or per temperature (flow); a line per model
-    (``models``: label -> FreeEnergy/FlowStress) and the measured points. ``extra_temperatures_k``: also draw the
-    predicted curve at these temperatures in mode panels that have no data there (dotted)."""
+    (``models``: label -> FreeEnergy/FlowStress; solid, dashed, dotted ... in that order) and the measured points.
+    ``extra_temperatures_k``: also draw the first model's curve at these temperatures in mode panels that have no
+    data there (dotted red). ``held_out``: a boolean per row of ``table``; those points are drawn hollow, in a
+    shaded region, as data no model was fitted on."""
+    held_out = pd.Series(False, index=table.index) if held_out is None else held_out
     hyperelastic = isinstance(next(iter(models.values())), FreeEnergy)
     panel_key = "mode" if hyperelastic else "temperature_K"
     curve_key = "temperature_K" if hyperelastic else "strain_rate_per_s"
@@ -62,7 +71,19 @@ def plot_curves(
         ):
             x = curve["stretch"] if hyperelastic else curve["strain"]
             label = f"{value - 273.15:.0f} C" if hyperelastic else f"{value:g} /s"
-            ax.plot(x, curve["stress_MPa"], "o", color=color, ms=4, label=f"data {label}")
+            hidden = held_out.loc[curve.index].to_numpy()
+            ax.plot(x[~hidden], curve["stress_MPa"][~hidden], "o", color=color, ms=4, label=f"data {label}")
+            if hidden.any():
+                ax.axvspan(x[hidden].min(), x[hidden].max(), color="0.92", zorder=0)
+                ax.plot(
+                    x[hidden],
+                    curve["stress_MPa"][hidden],
+                    "o",
+                    mfc="none",
+                    color=color,
+                    ms=5,
+                    label=f"data {label}, held out",
+                )
             if hyperelastic and panel == "BT":
                 continue
             dense = _curve_table(curve)
@@ -74,7 +95,7 @@ def plot_curves(
                     style,
                     color=color,
                     lw=1.2,
-                    label=f"{name} {label}" if len(models) > 1 else None,
+                    label=f"{name}, {label}" if len(models) > 1 else None,
                 )
         if hyperelastic and panel != "BT":
             for T in extra_temperatures_k:
@@ -89,7 +110,7 @@ def plot_curves(
                         lw=1.5,
                         label=f"predicted {T - 273.15:.0f} C (no data)",
                     )
-        ax.set_title(f"{panel}" if hyperelastic else f"{panel - 273.15:.0f} C")
+        ax.set_title(f"{MODE_NAMES.get(panel, panel)} ({panel})" if hyperelastic else f"{panel - 273.15:.0f} C")
         ax.set_xlabel("stretch" if hyperelastic else "true strain")
         ax.set_ylabel("nominal stress (MPa)" if hyperelastic else "flow stress (MPa)")
         ax.legend(fontsize=6)
