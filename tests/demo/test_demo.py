@@ -39,3 +39,27 @@ def test_other_parts_pass_their_checks_when_their_data_is_present(report, name):
     if part["status"] == "skipped":
         pytest.skip(part["message"])
     assert all(part["checks"].values()), part["checks"]
+
+
+def test_without_data_the_parts_skip_and_say_how_to_get_it(tmp_path, monkeypatch, capsys):
+    """A new user in an empty folder, no data anywhere: bio and materials are skipped with a how-to, exit 0;
+    a --data-dir that does not exist is an error before anything runs."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SCISFT_SHARED_DATA", str(tmp_path / "nothing"))
+    monkeypatch.setenv("SCISFT_CACHE_DIR", str(tmp_path / "cache"))
+    assert main(["demo", "--parts", "bio", "materials", "--out", "d"]) == 0
+    parts = json.loads((tmp_path / "d" / "report.json").read_text())["parts"]
+    for name in ("bio", "materials"):
+        assert parts[name]["status"] == "skipped" and "scisft data fetch" in parts[name]["message"]
+    assert "get it with `scisft data fetch" in (tmp_path / "d" / "report.md").read_text()
+    assert main(["demo", "--data-dir", "../shraed/data", "--out", "e"]) == 2
+    assert "--data-dir: no such folder" in capsys.readouterr().err
+    assert not (tmp_path / "e").exists()
+
+
+def test_the_report_says_in_words_what_the_numbers_mean(report):
+    text = (report[1] / "report.md").read_text()
+    assert "bit-identical" in text and "meV/Å" in text
+    bio = report[2]["parts"]["bio"]
+    if bio["status"] == "ok":  # the ortholog baseline is named, whichever side wins
+        assert any("ortholog" in finding for finding in bio["findings"])
