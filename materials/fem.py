@@ -24,7 +24,7 @@ def _torchfem():
         import torchfem.mesh
     except ImportError:
         raise ConfigError(
-            "the finite-element bridge needs torch-fem, an optional dependency: pip install \"scisft[fem]\""
+            'the finite-element bridge needs torch-fem, an optional dependency: pip install "scisft[fem]"'
         ) from None
     return torchfem
 
