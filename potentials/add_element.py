@@ -46,6 +46,7 @@ from scisft.potentials.elements import atomic_number
 from scisft.potentials.model import Potential
 from scisft.potentials.objective import LossWeights, error_metrics, potential_loss, predict
 from scisft.potentials.options import AddElementOptions
+from scisft.potentials.readers import source_of
 from scisft.potentials.store import MODEL_FILE, load, save_potential
 from scisft.potentials.units import check_distances, check_force_scale
 from scisft.training import TrainConfig, Trainer, seed_everything, torch_threads
@@ -97,7 +98,7 @@ def check_known(model: Potential, symbol: str, structures: Sequence[Atoms]) -> N
     for atoms in structures:
         stray = sorted(set(atoms.get_chemical_symbols()) - known)
         if stray:
-            file, _, record = str(atoms.info.get("source", "?")).rpartition(":")
+            file, record = source_of(atoms)
             raise DataError(
                 f"contains {', '.join(stray)} besides the new element {symbol}; "
                 f"the model knows {', '.join(model.elements)}",

@@ -20,21 +20,14 @@ from ase import Atoms
 from torch_geometric.data import Data
 
 from scisft.errors import DataError
+from scisft.potentials.readers import source_of
 
 MIN_DISTANCE = 0.5  # Angstrom: closer than this is not a physical structure (H2's bond is 0.74)
 
 
-def _where(atoms: Atoms) -> tuple[str | None, str | None]:
-    source = atoms.info.get("source")
-    if not source:
-        return None, None
-    file, _, record = str(source).rpartition(":")
-    return file or None, record or None
-
-
 def check_structure(atoms: Atoms, min_distance: float = MIN_DISTANCE, labels: bool = True) -> None:
     """Refuse empty structures, non-finite positions and singular periodic cells, naming the record."""
-    file, record = _where(atoms)
+    file, record = source_of(atoms)
     if len(atoms) == 0:
         raise DataError("structure has no atoms", file=file, record=record, field="positions")
     if not np.isfinite(atoms.positions).all():
@@ -75,7 +68,7 @@ def atoms_to_graph(atoms: Atoms, cutoff: float, min_distance: float = MIN_DISTAN
     i, j, shifts, d = neighbour_list(atoms, cutoff)
     if len(d) and d.min() < min_distance:
         k = int(np.argmin(d))
-        file, record = _where(atoms)
+        file, record = source_of(atoms)
         raise DataError(
             f"atoms {i[k]} and {j[k]} are {d[k]:.3f} Angstrom apart (minimum {min_distance})",
             file=file,

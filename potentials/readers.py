@@ -42,6 +42,15 @@ ENERGY_UNITS = {"ev": 1.0, "kcal/mol": KCAL_MOL, "kj/mol": units.kJ / units.mol,
 LENGTH_UNITS = {"ang": 1.0, "angstrom": 1.0, "a": 1.0, "bohr": units.Bohr, "nm": 10.0}
 
 
+def source_of(atoms: Atoms) -> tuple[str | None, str | None]:
+    """(file, record) from ``atoms.info["source"]`` ("file:record", set by ``labelled``); None where unknown."""
+    source = atoms.info.get("source")
+    if not source:
+        return None, None
+    file, _, record = str(source).rpartition(":")
+    return file or None, record or None
+
+
 def labelled(atoms: Atoms, source: str, energy=None, forces=None, stress=None) -> Atoms:
     """Attach reference labels (eV, eV/Angstrom, ASE Voigt eV/Angstrom^3) to ``atoms``."""
     results = {}
@@ -301,8 +310,7 @@ def _read_ani_h5(path: Path) -> list[Atoms]:
 def require_labels(structures: list[Atoms], need_forces: bool = True) -> None:
     """Raise a clear error for the first structure that lacks a reference energy (or forces)."""
     for atoms in structures:
-        source = atoms.info.get("source", "?")
-        file, _, record = source.rpartition(":")
+        file, record = source_of(atoms)
         results = atoms.calc.results if atoms.calc is not None else {}
         if "energy" not in results:
             raise DataError(

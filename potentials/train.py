@@ -20,7 +20,6 @@ from ase.data import atomic_numbers
 
 from scisft.errors import ConfigError
 from scisft.files import sha256_file, write_json
-from scisft.models import resolve
 from scisft.potentials.data import collate, data_statistics, fit_e0, load_structures, split, to_graphs
 from scisft.potentials.model import Potential, PotentialConfig
 from scisft.potentials.objective import LossWeights, error_metrics, potential_loss
@@ -138,7 +137,7 @@ def _fine_tuning_start(base: str | os.PathLike, elements: list[str], options: di
     """The base model with every weight trainable, after checking that the data fit it."""
     if options.get("model"):
         raise ConfigError("fine-tuning keeps the base model's architecture: leave out the options' model section")
-    model = load(resolve(base))
+    model = load(base)
     stray = sorted(set(elements) - set(model.elements))
     if stray:
         raise ConfigError(

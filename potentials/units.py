@@ -21,6 +21,7 @@ from ase import Atoms
 from ase.data import covalent_radii
 
 from scisft.errors import DataError
+from scisft.potentials.readers import source_of
 
 FORCE_RATIO_LIMIT = 8.0
 BOHR_LIKE = 1.6
@@ -36,7 +37,7 @@ def check_force_scale(structures: Sequence[Atoms], base_force_rms: float) -> Non
         raise DataError(
             f"force RMS of the new data is {rms:.3g} eV/A, {rms / base_force_rms:.0f}x the {base_force_rms:.3g} eV/A "
             "of the base model's training data",
-            file=_file_of(structures),
+            file=source_of(structures[0])[0],
             field="forces",
             fix="convert the forces to eV/Angstrom (kcal/mol/A is 23x, Hartree/Bohr 51x eV/A); " + OVERRIDE,
         )
@@ -65,10 +66,11 @@ def check_distances(structures: Sequence[Atoms], max_atoms: int = 300, max_struc
         return
     for atoms, r in per_structure:
         if r.size and r.min() < TOO_CLOSE:
+            file, record = source_of(atoms)
             raise DataError(
                 f"two atoms are {r.min():.2f}x their covalent distance apart: impossible in Angstrom",
-                file=_file_of([atoms]),
-                record=_record_of(atoms),
+                file=file,
+                record=record,
                 field="positions",
                 fix="give positions in Angstrom (nm is 10x, pm 0.01x); " + OVERRIDE,
             )
@@ -77,16 +79,7 @@ def check_distances(structures: Sequence[Atoms], max_atoms: int = 300, max_struc
         raise DataError(
             f"nearest neighbours sit at {median:.2f}x their covalent distance (median over atoms; about 1 in "
             "Angstrom): the positions look like Bohr",
-            file=_file_of(structures),
+            file=source_of(structures[0])[0],
             field="positions",
             fix="convert positions to Angstrom (1 Bohr = 0.529 A); " + OVERRIDE,
         )
-
-
-def _file_of(structures: Sequence[Atoms]) -> str | None:
-    source = str(structures[0].info.get("source", "")) if structures else ""
-    return source.rpartition(":")[0] or None
-
-
-def _record_of(atoms: Atoms) -> str | None:
-    return str(atoms.info.get("source", "")).rpartition(":")[2] or None
